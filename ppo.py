@@ -1,0 +1,259 @@
+"""PPO with GAE for a policy over a changing set of valid actions, knowing nothing of LLMs.
+
+Implements: TWOSOME (Tan et al., ICLR 2024, arXiv 2401.14151), its PPO: GAE with semi-MDP
+discounts, the clipped losses, and the two-phase update (value phase, then a policy phase with
+gradient accumulation and an approximate-KL early stop).
+Builds on: PPO (arXiv 1707.06347), GAE (arXiv 1506.02438), CleanRL's `ppo.py` (names, GAE loop,
+clipped value loss, k3 KL estimator).
+
+An agent plugs in through two callables; states are opaque hashable objects, e.g.
+`(prompt, action_texts)` for the LLM or `(obs_tuple, mask_tuple)` for an MLP:
+    policy_fn(states) -> logits (B, K), -inf on invalid or padding slots, grad into the actor
+    value_fn(states)  -> values (B,), grad into the critic
+
+Shapes: T rollout steps, N envs, B batch of states (T * N flattened), K valid actions (padded).
+Try it: python ppo.py   (GAE on a five-step toy trajectory with one 3-step macro)
+"""
+import torch
+
+
+# ---------------------------------------------------------------------------------------------
+# Advantages
+# ---------------------------------------------------------------------------------------------
+def compute_gae(rewards, values, dones, next_value, next_done, discounts, gae_lambda):
+    """Generalised advantage estimation, CleanRL's backward loop with a per-step discount.
+
+    rewards, values, dones, discounts: (T, N); next_value, next_done: (N,) for the obs after the
+    last step. dones[t] = 1 when obs t is the first obs of a new episode (CleanRL's convention).
+    discounts[t] multiplies the value of the state after step t: gamma**k_t for an Overcooked
+    macro of k_t primitive steps, gamma for a VirtualHome decision (a float is broadcast).
+    Returns (advantages, returns), both (T, N).
+    """
+    T, N = rewards.shape
+    discounts = torch.as_tensor(discounts, dtype=rewards.dtype, device=rewards.device)
+    discounts = discounts.expand(T, N)  # (T, N), a float gamma becomes a constant table
+    # The value and "not a new episode" flag of the state after each step t.
+    next_values = torch.cat([values[1:], next_value[None]])  # (T, N)
+    next_nonterminal = 1.0 - torch.cat([dones[1:], next_done[None]]).to(rewards.dtype)  # (T, N)
+    advantages = torch.zeros_like(rewards)  # (T, N)
+    lastgaelam = torch.zeros_like(next_value, dtype=rewards.dtype)  # (N,)
+    for t in reversed(range(T)):
+        # PAPER: semi-MDP, a macro of k primitive steps discounts what follows by gamma^k.
+        # delta_t = r_t + d_t * V(s_{t+1}) * (1 - done_{t+1}) - V(s_t)
+        delta = rewards[t] + discounts[t] * next_values[t] * next_nonterminal[t] - values[t]
+        # A_t = delta_t + d_t * lambda * (1 - done_{t+1}) * A_{t+1}
+        lastgaelam = delta + discounts[t] * gae_lambda * next_nonterminal[t] * lastgaelam
+        advantages[t] = lastgaelam  # (N,)
+    returns = advantages + values  # (T, N), the value targets
+    return advantages, returns
+
+
+def normalize_advantages(advantages):
+    """(adv - mean) / (std + 1e-8) over the whole batch, done once by the caller."""
+    # DIFFERS: CleanRL normalises inside each minibatch; a policy micro-batch here holds only 4
+    # states, far too few for a mean and std. Normalising the whole batch once, outside update(),
+    # also makes a multi-process run trivial: all-reduce the sum and the sum of squares first.
+    return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
+
+def linear_lr(lr0, update_idx, num_updates):
+    """Learning rate for update `update_idx` (0-based): linear decay from lr0 towards 0."""
+    # PAPER: linear decay to 0; the caller sets param_group["lr"] before each update (CleanRL).
+    return lr0 * (1.0 - update_idx / num_updates)
+
+
+# ---------------------------------------------------------------------------------------------
+# Distribution and losses
+# ---------------------------------------------------------------------------------------------
+def categorical(logits, actions=None, generator=None):
+    """Categorical over the valid actions: sample if `actions` is None.
+
+    logits: (B, K) with -inf on invalid/padding slots. Returns (actions, logprobs, entropy),
+    each (B,). Use logits.argmax(-1) for greedy evaluation.
+    """
+    logp = torch.log_softmax(logits.float(), dim=-1)  # (B, K), -inf stays -inf on padding
+    if actions is None:
+        actions = torch.multinomial(logp.exp(), 1, generator=generator)[:, 0]  # (B,)
+    logprobs = logp.gather(-1, actions[:, None])[:, 0]  # (B,)
+    # H = -sum_k p_k log p_k over valid k. A padding slot has p = 0 and log p = -inf, and
+    # 0 * -inf = NaN (also in the backward pass), so log p is zeroed there before multiplying.
+    logp_valid = logp.masked_fill(torch.isneginf(logp), 0.0)  # (B, K)
+    entropy = -(logp.exp() * logp_valid).sum(-1)  # (B,)
+    return actions, logprobs, entropy
+
+
+def approx_kl(logratio):
+    """KL(old || new) estimated as mean((r - 1) - log r), r = new/old: unbiased and >= 0 (k3)."""
+    # http://joschu.net/blog/kl-approx.html (the estimator CleanRL logs as approx_kl)
+    return ((logratio.exp() - 1) - logratio).mean()
+
+
+def policy_loss(new_logprobs, old_logprobs, advantages, clip_coef):
+    """Clipped surrogate loss, mean over the batch. All inputs (B,). Returns (loss, info)."""
+    # r_t(theta) = pi_theta(a_t|s_t) / pi_old(a_t|s_t)   (a probability ratio, not a reward)
+    logratio = new_logprobs - old_logprobs  # (B,)
+    ratio = logratio.exp()  # (B,)
+    # L = E[ max(-A_t r_t, -A_t clip(r_t, 1 - eps, 1 + eps)) ]: the pessimistic side of the two
+    pg_loss1 = -advantages * ratio  # (B,)
+    pg_loss2 = -advantages * torch.clamp(ratio, 1 - clip_coef, 1 + clip_coef)  # (B,)
+    loss = torch.max(pg_loss1, pg_loss2).mean()
+    with torch.no_grad():
+        clipfrac = ((ratio - 1.0).abs() > clip_coef).float().mean()
+        info = {"approx_kl": approx_kl(logratio), "clipfrac": clipfrac}
+    return loss, info
+
+
+def value_loss(new_values, old_values, returns, clip_coef, clip_vloss=True):
+    """CleanRL's (clipped) value loss 0.5 * max((V - R)^2, (V_clip - R)^2). Returns (loss, info)."""
+    v_loss_unclipped = (new_values - returns) ** 2  # (B,)
+    if not clip_vloss:
+        return 0.5 * v_loss_unclipped.mean(), {"clipfrac": torch.zeros(())}
+    # PAPER: clip 0.2 for the value too. V_clip = V_old + clip(V - V_old, -eps, eps)
+    v_clipped = old_values + torch.clamp(new_values - old_values, -clip_coef, clip_coef)  # (B,)
+    v_loss_clipped = (v_clipped - returns) ** 2  # (B,)
+    loss = 0.5 * torch.max(v_loss_unclipped, v_loss_clipped).mean()
+    clipfrac = ((new_values - old_values).abs() > clip_coef).float().mean().detach()
+    return loss, {"clipfrac": clipfrac}
+
+
+# ---------------------------------------------------------------------------------------------
+# The two-phase update
+# ---------------------------------------------------------------------------------------------
+def eval_unique(fn, states, dedup=True):
+    """fn(states), evaluating each distinct state once (exact: autograd sums duplicates' grads)."""
+    # DIFFERS: a speed-up, pinned to the plain path by tests/test_ppo.py. A rollout revisits the
+    # same states (the same kitchen, the same prompt), and each LLM forward pass is the cost.
+    if not dedup:
+        return fn(states)
+    first = {}  # state -> its row among the distinct states, in order of first appearance
+    inverse = [first.setdefault(s, len(first)) for s in states]
+    out = fn(list(first))  # (U, ...) with U distinct states
+    return out[torch.as_tensor(inverse, device=out.device)]  # (b, ...)
+
+
+def _params(optimizer):
+    return [p for group in optimizer.param_groups for p in group["params"]]
+
+
+def _check_finite(optimizer, what, *tensors):
+    """Raise FloatingPointError (after dropping the gradients) unless every tensor is finite."""
+    if not all(torch.isfinite(t).all() for t in tensors):
+        optimizer.zero_grad()
+        raise FloatingPointError(f"non-finite {what}: no optimizer step taken, reload a checkpoint")
+
+
+def update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, values,
+           actor_opt, critic_opt, *, clip_coef=0.2, ent_coef=0.01, vf_coef=0.5,
+           max_grad_norm=0.5, target_kl=0.02, update_epochs=1, value_minibatch=32,
+           policy_microbatch=4, grad_accum=8, clip_vloss=True, dedup=True, generator=None):
+    """One PPO update on a flattened batch: value phase, then policy phase. Returns metrics.
+
+    states: list of B hashable states; actions, logprobs, advantages (already normalised),
+    returns, values: (B,) from the rollout. The defaults are the paper's (method.md section 4).
+    A KL stop ends the whole update (remaining epochs too), as CleanRL's `break` does. Metrics
+    are means over every minibatch and group evaluated, including a group that was discarded.
+    Raises FloatingPointError before stepping on any non-finite value, log-prob, loss or grad.
+    """
+    B = len(states)
+    b_actions, b_logprobs, b_advantages = actions, logprobs, advantages  # (B,) each
+    b_returns, b_values = returns, values  # (B,) each
+    critic_params, actor_params = _params(critic_opt), _params(actor_opt)
+    group_size = policy_microbatch * grad_accum  # PAPER: 4 x 8 = 32 states per actor step
+    m = {k: [] for k in ("value_loss", "policy_loss", "entropy", "approx_kl", "clipfrac")}
+    policy_steps, kl_stop = 0, False
+
+    for epoch in range(update_epochs):
+        # -- Value phase (PAPER: first): minibatches of 32 states, one critic step each ---------
+        # The critic shares no trainable weight with the actor (it reads the frozen LLM), so
+        # this phase cannot change the policy; a last partial minibatch steps on its own mean.
+        b_inds = torch.randperm(B, generator=generator).tolist()
+        for start in range(0, B, value_minibatch):
+            mb_inds = b_inds[start:start + value_minibatch]
+            newvalues = eval_unique(value_fn, [states[i] for i in mb_inds], dedup)  # (mb,)
+            v_loss, _ = value_loss(newvalues, b_values[mb_inds], b_returns[mb_inds],
+                                   clip_coef, clip_vloss)
+            critic_opt.zero_grad()
+            _check_finite(critic_opt, "value or value loss", newvalues, v_loss)
+            (vf_coef * v_loss).backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(critic_params, max_grad_norm)
+            _check_finite(critic_opt, "critic gradient", grad_norm)
+            critic_opt.step()
+            m["value_loss"].append(v_loss.detach())
+
+        # -- Policy phase: micro-batches of 4, gradients accumulated over a group of 8 ----------
+        b_inds = torch.randperm(B, generator=generator).tolist()
+        for g_start in range(0, B, group_size):
+            group_inds = b_inds[g_start:g_start + group_size]
+            actor_opt.zero_grad()
+            g_logratio, g_losses = [], []
+            for start in range(0, len(group_inds), policy_microbatch):
+                mb_inds = group_inds[start:start + policy_microbatch]
+                logits = eval_unique(policy_fn, [states[i] for i in mb_inds], dedup)  # (mb, K)
+                _, newlogprobs, entropy = categorical(logits, b_actions[mb_inds])  # (mb,) each
+                pg_loss, pg_info = policy_loss(newlogprobs, b_logprobs[mb_inds],
+                                               b_advantages[mb_inds], clip_coef)
+                # loss = L_clip - c_ent * H   (PAPER: c_ent = 0.01); the bonus keeps exploring
+                loss = pg_loss - ent_coef * entropy.mean()
+                # Weight len(mb)/len(group) makes the accumulated gradient the group's mean: the
+                # paper's 1/grad_accum for full groups. DIFFERS: a partial last group (B not a
+                # multiple of 32) still steps, on the mean over the states it has, rather than
+                # being dropped or shrunk by 1/grad_accum.
+                (loss * len(mb_inds) / len(group_inds)).backward()
+                g_logratio.append((newlogprobs - b_logprobs[mb_inds]).detach())  # (mb,)
+                g_losses.append(loss.detach())
+                m["policy_loss"].append(pg_loss.detach())
+                m["entropy"].append(entropy.mean().detach())
+                m["clipfrac"].append(pg_info["clipfrac"])
+            # KL of this group's samples, from the weights the group was evaluated with (the
+            # old log-probs come from the rollout, so earlier steps of this update count too).
+            kl = approx_kl(torch.cat(g_logratio))
+            m["approx_kl"].append(kl)
+            _check_finite(actor_opt, "log-prob or policy loss", kl, torch.stack(g_losses))
+            # PAPER: above target_kl, discard this group's gradient and stop the policy phase.
+            if target_kl is not None and kl > target_kl:
+                actor_opt.zero_grad()
+                kl_stop = True
+                break
+            grad_norm = torch.nn.utils.clip_grad_norm_(actor_params, max_grad_norm)
+            _check_finite(actor_opt, "actor gradient", grad_norm)
+            actor_opt.step()
+            policy_steps += 1
+        if kl_stop:  # like CleanRL's `break`, the stop also ends the remaining epochs
+            break
+
+    metrics = {f"losses/{k}": torch.stack(v).mean().item() if v else float("nan")
+               for k, v in m.items()}
+    # explained variance = 1 - Var[R - V_rollout] / Var[R]: the share of the returns' variance
+    # that the rollout's value estimates already predicted (CleanRL's diagnostic, 1 is perfect).
+    var_y = torch.var(b_returns, correction=0)
+    explained_var = 1 - torch.var(b_returns - b_values, correction=0) / var_y
+    metrics["losses/explained_variance"] = explained_var.item() if var_y > 0 else float("nan")
+    metrics["policy/steps"], metrics["policy/kl_stop"] = policy_steps, float(kl_stop)
+    return metrics
+
+
+if __name__ == "__main__":
+    # One Overcooked-like episode of five decisions; the second is a macro of k=3 primitive
+    # steps, so the value after it is discounted by gamma^3. The episode ends after t=4.
+    gamma, gae_lambda = 0.99, 0.95
+    k = torch.tensor([1, 3, 1, 1, 1])
+    rewards = torch.tensor([0.0, 0.2, 0.0, 0.0, 1.0])[:, None]  # (T, N) = (5, 1)
+    values = torch.tensor([0.5, 0.6, 0.7, 0.8, 0.9])[:, None]  # (5, 1)
+    dones = torch.zeros(5, 1)  # no episode starts inside the rollout
+    discounts = (gamma ** k.float())[:, None]  # (5, 1)
+    next_value, next_done = torch.tensor([0.3]), torch.tensor([1.0])  # obs 5 starts a new episode
+    advantages, returns = compute_gae(rewards, values, dones, next_value, next_done,
+                                      discounts, gae_lambda)
+    print(" t  k  discount  reward  value  advantage  return")
+    table = torch.cat([discounts, rewards, values, advantages, returns], dim=1)  # (T, 5)
+    for t in range(5):
+        d, r, v, a, ret = table[t].tolist()
+        print(f"{t:2d} {k[t].item():2d}  {d:8.4f}  {r:6.2f}  {v:5.2f}  {a:9.4f}  {ret:6.4f}")
+    # Read t=1 as: delta = 0.2 + 0.99^3 * 0.7 - 0.6, then A_1 = delta + 0.99^3 * 0.95 * A_2.
+    # Expected output:
+    #  t  k  discount  reward  value  advantage  return
+    #  0  1    0.9900    0.00   0.50     0.5872  1.0872
+    #  1  3    0.9703    0.20   0.60     0.5244  1.1244
+    #  2  1    0.9900    0.00   0.70     0.2660  0.9660
+    #  3  1    0.9900    0.00   0.80     0.1850  0.9850
+    #  4  1    0.9900    1.00   0.90     0.1000  1.0000
