@@ -28,6 +28,100 @@ def check_variant(variant):
 # Overcooked (Tomato Salad, Tomato-Lettuce Salad)
 # ---------------------------------------------------------------------------------------------
 # >>> OVERCOOKED SECTION START
+# overcooked_env.py describes what the agent sees as a plain dict, the "view":
+#   task            "tomato" or "tomato-lettuce" (the salad to make)
+#   foods           the task's foods in action-slot order, e.g. ("tomato", "lettuce", "onion")
+#   boards          number of cutting boards, 1 or 2
+#   on_table        visible items still on their starting counter, e.g. ["tomato", "plate"]
+#   board_contents  one entry per board: a thing, or None (empty, or out of sight)
+#   at_board        1 or 2 while standing in front of that board, else 0
+#   held            the thing carried, or None
+# A thing is {"name": "plate", "contents": [foods]} or {"name": food, "chopped": bool}.
+# The simulator's plate is always "the bowl" in the text (principle 3).
+_OC_ORDINALS = ("first", "second")
+
+
+def _oc_article(phrase):
+    return ("an " if phrase[0] in "aeiou" else "a ") + phrase
+
+
+def _oc_list(words):
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _oc_board(view, k, noun="cutting board"):
+    return f"the {noun}" if view["boards"] == 1 else f"the {_OC_ORDINALS[k]} {noun}"
+
+
+def _oc_thing(thing, bowl="bowl"):
+    if thing["name"] == "plate":
+        foods = thing["contents"]
+        return f"a {bowl} of chopped {_oc_list(foods)}" if foods else f"a {bowl}"
+    return _oc_article(("chopped " if thing["chopped"] else "unchopped ") + thing["name"])
+
+
+def overcooked_prompt(view, variant="good"):
+    """Observation prompt: board count, items on the tables, boards, the agent, then the goal."""
+    check_variant(variant)
+    # "mixed-names" breaks principle 3: the observation uses other names than the actions do.
+    if variant == "mixed-names":
+        bowl, board = "plate", "chopping block"
+    else:
+        bowl, board = "bowl", "cutting board"
+    n = view["boards"]
+    state = [f"There is one {board} in the kitchen." if n == 1
+             else f"There are two {board}s in the kitchen."]
+    if view["on_table"]:
+        items = [_oc_article(bowl if name == "plate" else name) for name in view["on_table"]]
+        state.append(f"You notice {_oc_list(items)} on the table{'s' if len(items) > 1 else ''}.")
+    for k, thing in enumerate(view["board_contents"]):
+        if thing is not None:
+            where = _oc_board(view, k, board).capitalize()
+            state.append(f"{where} holds {_oc_thing(thing, bowl)}.")
+    if view["at_board"]:
+        place = f"in front of {_oc_board(view, view['at_board'] - 1, board)}"
+    else:
+        place = f"away from the {board}" + ("s" if n > 1 else "")
+    hands = _oc_thing(view["held"], bowl) if view["held"] else "nothing"
+    state.append(f"You stand {place} with {hands} in your hands.")
+    salad = view["task"] + " salad"
+    if variant == "goal-first":  # breaks principle 4; the slot stays open
+        return " ".join([f"Your goal is to make a {salad}."] + state + ["You should first"])
+    if variant == "no-open-slot":  # breaks principle 1: a closed question, nothing to complete
+        return " ".join(state + [f"To make a {salad}, what should you do first?"])
+    return " ".join(state + [f"To make a {salad}, you should first"])
+
+
+def overcooked_action_texts(view, variant="good"):
+    """The 5 or 8 macro-action phrases, in action-id order; the names follow the state."""
+    check_variant(variant)
+    bowl = "dish" if variant == "mixed-names" else "bowl"  # the food slots still say "bowl"
+    held = view["held"]
+    has_bowl = held is not None and held["name"] == "plate"
+    raw_food = held is not None and held["name"] != "plate" and not held["chopped"]
+    pairs = []  # (verb, object): "good" joins them, "terse-actions" strips them to keywords
+    for food in view["foods"]:
+        pairs.append(("put", f"the {food} in the bowl") if has_bowl else ("pick up", f"the {food}"))
+    plates = [t for t in [held, *view["board_contents"]] if t is not None and t["name"] == "plate"]
+    # Quirk kept: Tomato Salad always says "take the bowl", even when the bowl is empty.
+    empty = view["task"] != "tomato" and not (plates and plates[0]["contents"])
+    pairs.append(("take", f"the empty {bowl}" if empty else f"the {bowl}"))
+    for k in range(view["boards"]):
+        # Quirk kept: while holding a chopped food the board slots keep "walk to".
+        if has_bowl:
+            pairs.append(("put", f"the {bowl} on {_oc_board(view, k)}"))
+        elif raw_food:
+            pairs.append(("put", f"the {held['name']} on {_oc_board(view, k)}"))
+        else:
+            pairs.append(("walk to", _oc_board(view, k)))
+    pairs.append(("serve", "the dish" if held else "nothing"))
+    # Quirk kept: "chop the <food>" also for a food that is already chopped.
+    board = view["board_contents"][view["at_board"] - 1] if view["at_board"] else None
+    food = board["name"] if board and board["name"] != "plate" else None
+    pairs.append(("chop", f"the {food}" if food else "nothing"))
+    if variant == "terse-actions":  # breaks principle 2: keywords, no articles, verb last
+        return [f"{obj.replace('the ', '')} {verb.split()[0]}" for verb, obj in pairs]
+    return [f"{verb} {obj}" for verb, obj in pairs]
 # <<< OVERCOOKED SECTION END
 
 
@@ -35,4 +129,107 @@ def check_variant(variant):
 # VirtualHome (Food Preparation, Entertainment, and the renamed unseen tasks)
 # ---------------------------------------------------------------------------------------------
 # >>> VIRTUALHOME SECTION START
+# virtualhome_env.py describes what the agent sees as a plain dict, the "view":
+#   task      one of VH_RENAMES: "food", "entertainment" or a renamed food task ("pizza", ...)
+#   room      the character's room: "kitchen", "bathroom", "bedroom" or "livingroom"
+#   sitting   the character's SITTING flag (may differ from is_sit_sofa, which never clears)
+#   ...       the task's named binary features from virtualhome_env.py (FOOD_FEATURES or
+#             ENTERTAINMENT_FEATURES), e.g. see_pancake, close_to_tv, chips_on_coffeetable.
+# Actions come as the simulator's commands, e.g. ("putin", "pancake", "microwave").
+VH_NAMES = {"livingroom": "living room", "kitchen": "kitchen", "bathroom": "bathroom",
+            "bedroom": "bedroom", "pancake": "pancake", "microwave": "microwave", "chips": "chips",
+            "milk": "milk", "tv": "TV", "sofa": "sofa", "coffeetable": "coffee table"}
+# PAPER: the unseen tasks of the generalisation test keep Food Preparation's dynamics and only
+# rename its objects in the text.
+VH_RENAMES = {
+    "food": {}, "entertainment": {},
+    "cheese": {"pancake": "cheese"}, "hamburger": {"pancake": "hamburger"},
+    "apple-pie": {"pancake": "apple pie"}, "pizza": {"pancake": "pizza"},
+    "washing-plate": {"pancake": "dishes", "microwave": "dishwasher"},
+    "laundry": {"pancake": "clothes", "microwave": "washing machine"},
+}
+VH_GOALS = {task: "heat up the {pancake} in the {microwave}" for task in VH_RENAMES} | {
+    "washing-plate": "wash the {pancake} in the {microwave}",
+    "laundry": "wash the {pancake} in the {microwave}",
+    "entertainment": "enjoy the {chips} and the {milk} while watching {tv}",
+}
+# "mixed-names" breaks principle 3: the observation calls these objects something else.
+VH_ALIASES = {"microwave": "oven", "dishwasher": "dish machine", "washing machine": "washer",
+              "TV": "television", "sofa": "couch"}
+VH_PHRASES = {"walk": "walk to the {0}", "grab": "grab the {0}", "open": "open the {0}",
+              "close": "close the {0}", "putin": "put the {0} in the {1}",
+              "putback": "put the {0} on the {1}", "switchon": "turn on the {0}",
+              "switchoff": "turn off the {0}", "sit": "sit on the {0}", "standup": "stand up"}
+# "terse-actions" breaks principle 2: bare script keywords, no articles, no prepositions.
+VH_TERSE = {"walk": "walk {0}", "grab": "grab {0}", "open": "open {0}", "close": "close {0}",
+            "putin": "putin {0} {1}", "putback": "putback {0} {1}", "switchon": "switchon {0}",
+            "switchoff": "switchoff {0}", "sit": "sit {0}", "standup": "standup"}
+
+
+def _vh_names(task, variant="good"):
+    names = VH_NAMES | VH_RENAMES[task]
+    if variant == "mixed-names":
+        names = {k: VH_ALIASES.get(name, name) for k, name in names.items()}
+    return names
+
+
+def _the(names, ids, conj="and"):
+    words = [f"the {names[i]}" for i in ids]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + f" {conj} " + words[-1]
+
+
+def virtualhome_prompt(view, variant="good"):
+    """Observation prompt: rooms, what is seen, what is close, hands, appliances, then the goal."""
+    check_variant(variant)
+    n = _vh_names(view["task"], variant)
+    fun = view["task"] == "entertainment"
+    objects = ("chips", "milk", "coffeetable", "tv", "sofa") if fun else ("pancake", "microwave")
+    held = [o for o in objects if view.get(f"hold_{o}")]
+    seen = [o for o in objects if view[f"see_{o}"] and o not in held]
+    near = [o for o in seen if view[f"close_to_{o}"]]
+    far = [o for o in seen if o not in near]
+    state = [f"There are four rooms: the kitchen, the bathroom, the bedroom and the "
+             f"living room. You are in the {n[view['room']]}."]
+    # An unseen pancake in the kitchen can only be behind the microwave's closed door.
+    inside = not fun and view["see_microwave"] and (
+        view["pancake_in_microwave"] or not view["see_pancake"])
+    if inside:
+        state.append(f"You notice the {n['microwave']} with the {n['pancake']} inside it.")
+    else:
+        state.append(f"You notice {_the(n, seen)}." if seen else "You notice nothing useful here.")
+    if near and far:
+        state.append(f"You are close to {_the(n, near)}, but not to {_the(n, far, 'or')}.")
+    elif near:
+        state.append(f"You are close to {_the(n, near)}.")
+    elif far:
+        state.append(f"You are not close to {_the(n, far, 'or')}.")
+    state.append(f"You are holding {_the(n, held)}." if held else "Your hands are empty.")
+    if fun:
+        on_table = [o for o in ("chips", "milk") if view[f"{o}_on_coffeetable"]]
+        if on_table:
+            items = _the(n, on_table)
+            be = "is" if on_table == ["milk"] else "are"  # "the chips are"
+            state.append(f"{items[0].upper()}{items[1:]} {be} on the {n['coffeetable']}.")
+        if view["sitting"]:
+            facing = f", facing the {n['tv']}" if view["is_face_tv"] else ""
+            state.append(f"You are sitting on the {n['sofa']}{facing}.")
+        if view["see_tv"]:
+            state.append(f"The {n['tv']} is {'on' if view['is_tv_on'] else 'off'}.")
+    elif view["see_microwave"]:
+        door = "open" if view["is_microwave_open"] else "closed"
+        state.append(f"The {n['microwave']} is {door}.")
+    goal = VH_GOALS[view["task"]].format(**n)
+    if variant == "goal-first":  # breaks principle 4; the slot stays open
+        return " ".join([f"Your goal is to {goal}."] + state + ["Your next step is to"])
+    if variant == "no-open-slot":  # breaks principle 1: a closed question, nothing to complete
+        return " ".join(state + [f"In order to {goal}, what is your next step?"])
+    return " ".join(state + [f"In order to {goal}, your next step is to"])
+
+
+def virtualhome_action_texts(view, commands, variant="good"):
+    """One phrase per simulator command, e.g. ("putin", "pancake", "microwave")."""
+    check_variant(variant)
+    n = _vh_names(view["task"])  # the actions keep the everyday names in every variant
+    table = VH_TERSE if variant == "terse-actions" else VH_PHRASES
+    return [table[verb].format(*(n[o] for o in objects)) for verb, *objects in commands]
 # <<< VIRTUALHOME SECTION END
