@@ -131,6 +131,19 @@ def eval_unique(fn, states, dedup=True):
     return out[torch.as_tensor(inverse, device=out.device)]  # (b, ...)
 
 
+def _micro_batches(states, group_inds, size, dedup):
+    """Split a group's sample indices into micro-batches of `size` samples, or, with dedup, of
+    `size` DISTINCT states (all samples of a state together), so that each distinct state of the
+    group is evaluated once. The accumulated gradient is the group's mean either way: exact."""
+    if not dedup:
+        return [group_inds[i:i + size] for i in range(0, len(group_inds), size)]
+    by_state = {}  # state -> its samples in the group, in order of first appearance
+    for i in group_inds:
+        by_state.setdefault(states[i], []).append(i)
+    chunks = list(by_state.values())
+    return [sum(chunks[i:i + size], []) for i in range(0, len(chunks), size)]
+
+
 def _params(optimizer):
     return [p for group in optimizer.param_groups for p in group["params"]]
 
@@ -153,13 +166,15 @@ def update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, 
     A KL stop ends the whole update (remaining epochs too), as CleanRL's `break` does. Metrics
     are means over every minibatch and group evaluated, including a group that was discarded.
     Raises FloatingPointError before stepping on any non-finite value, log-prob, loss or grad.
+    dedup=True evaluates each distinct state once per value minibatch and once per policy
+    group (micro-batches then hold `policy_microbatch` distinct states): exact, only faster.
     """
     B = len(states)
     b_actions, b_logprobs, b_advantages = actions, logprobs, advantages  # (B,) each
     b_returns, b_values = returns, values  # (B,) each
     critic_params, actor_params = _params(critic_opt), _params(actor_opt)
     group_size = policy_microbatch * grad_accum  # PAPER: 4 x 8 = 32 states per actor step
-    m = {k: [] for k in ("value_loss", "policy_loss", "entropy", "approx_kl", "clipfrac")}
+    m = {k: [] for k in ("value_loss", "policy_loss", "entropy", "approx_kl", "clipfrac", "policy_samples")}
     policy_steps, kl_stop = 0, False
 
     for epoch in range(update_epochs):
@@ -186,8 +201,7 @@ def update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, 
             group_inds = b_inds[g_start:g_start + group_size]
             actor_opt.zero_grad()
             g_logratio, g_losses = [], []
-            for start in range(0, len(group_inds), policy_microbatch):
-                mb_inds = group_inds[start:start + policy_microbatch]
+            for mb_inds in _micro_batches(states, group_inds, policy_microbatch, dedup):
                 logits = eval_unique(policy_fn, [states[i] for i in mb_inds], dedup)  # (mb, K)
                 _, newlogprobs, entropy = categorical(logits, b_actions[mb_inds])  # (mb,) each
                 pg_loss, pg_info = policy_loss(newlogprobs, b_logprobs[mb_inds],
@@ -201,9 +215,11 @@ def update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, 
                 (loss * len(mb_inds) / len(group_inds)).backward()
                 g_logratio.append((newlogprobs - b_logprobs[mb_inds]).detach())  # (mb,)
                 g_losses.append(loss.detach())
-                m["policy_loss"].append(pg_loss.detach())
-                m["entropy"].append(entropy.mean().detach())
-                m["clipfrac"].append(pg_info["clipfrac"])
+                # metrics are sample-weighted, so they do not depend on how a group is split
+                m["policy_loss"].append(pg_loss.detach() * len(mb_inds))
+                m["entropy"].append(entropy.detach().sum())
+                m["clipfrac"].append(pg_info["clipfrac"] * len(mb_inds))
+                m["policy_samples"].append(torch.tensor(float(len(mb_inds))))
             # KL of this group's samples, from the weights the group was evaluated with (the
             # old log-probs come from the rollout, so earlier steps of this update count too).
             kl = approx_kl(torch.cat(g_logratio))
@@ -221,7 +237,10 @@ def update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, 
         if kl_stop:  # like CleanRL's `break`, the stop also ends the remaining epochs
             break
 
-    metrics = {f"losses/{k}": torch.stack(v).mean().item() if v else float("nan")
+    samples = m.pop("policy_samples")
+    n = torch.stack(samples).sum() if samples else float("nan")
+    metrics = {f"losses/{k}": (torch.stack(v).sum() / n if k in ("policy_loss", "entropy", "clipfrac")
+                               else torch.stack(v).mean()).item() if v else float("nan")
                for k, v in m.items()}
     # explained variance = 1 - Var[R - V_rollout] / Var[R]: the share of the returns' variance
     # that the rollout's value estimates already predicted (CleanRL's diagnostic, 1 is perfect).

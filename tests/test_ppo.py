@@ -260,6 +260,8 @@ def test_dedup_is_exact():
     assert all(m1[k] == pytest.approx(m2[k], abs=1e-6) for k in m1), (m1, m2)
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(p1, p2))
     assert calls[0] < calls[1] == 2 * 46  # dedup really evaluated fewer states
+    # each of the 4 distinct states is evaluated once per group: 2 epochs x 2 groups x 4 states
+    assert calls[0] <= 2 * 2 * 4
 
 
 def test_non_finite_policy_raises_before_any_actor_step():
