@@ -48,12 +48,21 @@ def compute_gae(rewards, values, dones, next_value, next_done, discounts, gae_la
     return advantages, returns
 
 
-def normalize_advantages(advantages):
-    """(adv - mean) / (std + 1e-8) over the whole batch, done once by the caller."""
+def normalize_advantages(advantages, all_reduce=None):
+    """(adv - mean) / (std + 1e-8) over the whole batch, done once by the caller.
+
+    all_reduce: for a multi-process run (torchrun), a function that averages a tensor over the
+    processes in place; every process holds as many samples, so the mean of the means is the
+    global mean and the statistics are those of the global batch."""
     # DIFFERS: CleanRL normalises inside each minibatch; a policy micro-batch here holds only 4
     # states, far too few for a mean and std. Normalising the whole batch once, outside update(),
-    # also makes a multi-process run trivial: all-reduce the sum and the sum of squares first.
-    return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    # also makes a multi-process run simple: average the mean and the mean square first.
+    if all_reduce is None:
+        return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    moments = torch.stack([advantages.mean(), advantages.pow(2).mean()])  # (2,) local
+    all_reduce(moments)  # (2,) global E[A], E[A^2]
+    var = moments[1] - moments[0] ** 2  # population variance: differs from .std()'s by n/(n-1)
+    return (advantages - moments[0]) / (var.clamp_min(0).sqrt() + 1e-8)
 
 
 def linear_lr(lr0, update_idx, num_updates):
@@ -144,6 +153,15 @@ def _micro_batches(states, group_inds, size, dedup):
     return [sum(chunks[i:i + size], []) for i in range(0, len(chunks), size)]
 
 
+def _average_grads(params, all_reduce):
+    """Multi-process only: average each gradient over the processes (what DDP does)."""
+    if all_reduce is not None:
+        for p in params:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            all_reduce(p.grad)
+
+
 def _params(optimizer):
     return [p for group in optimizer.param_groups for p in group["params"]]
 
@@ -158,7 +176,8 @@ def _check_finite(optimizer, what, *tensors):
 def update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, values,
            actor_opt, critic_opt, *, clip_coef=0.2, ent_coef=0.01, vf_coef=0.5,
            max_grad_norm=0.5, target_kl=0.02, update_epochs=1, value_minibatch=32,
-           policy_microbatch=4, grad_accum=8, clip_vloss=True, dedup=True, generator=None):
+           policy_microbatch=4, grad_accum=8, clip_vloss=True, dedup=True, generator=None,
+           all_reduce=None):
     """One PPO update on a flattened batch: value phase, then policy phase. Returns metrics.
 
     states: list of B hashable states; actions, logprobs, advantages (already normalised),
@@ -166,6 +185,9 @@ def update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, 
     A KL stop ends the whole update (remaining epochs too), as CleanRL's `break` does. Metrics
     are means over every minibatch and group evaluated, including a group that was discarded.
     Raises FloatingPointError before stepping on any non-finite value, log-prob, loss or grad.
+    all_reduce (torchrun): averages a tensor over the processes in place; gradients and each
+    group's KL are averaged before clipping, stepping and the early-stop test, so all processes
+    take the same steps and stop together. Every process must hold a batch of the same size.
     dedup=True evaluates each distinct state once per value minibatch and once per policy
     group (micro-batches then hold `policy_microbatch` distinct states): exact, only faster.
     """
@@ -190,6 +212,7 @@ def update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, 
             critic_opt.zero_grad()
             _check_finite(critic_opt, "value or value loss", newvalues, v_loss)
             (vf_coef * v_loss).backward()
+            _average_grads(critic_params, all_reduce)
             grad_norm = torch.nn.utils.clip_grad_norm_(critic_params, max_grad_norm)
             _check_finite(critic_opt, "critic gradient", grad_norm)
             critic_opt.step()
@@ -223,6 +246,8 @@ def update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, 
             # KL of this group's samples, from the weights the group was evaluated with (the
             # old log-probs come from the rollout, so earlier steps of this update count too).
             kl = approx_kl(torch.cat(g_logratio))
+            if all_reduce is not None:
+                all_reduce(kl)  # every process decides on the same, global KL
             m["approx_kl"].append(kl)
             _check_finite(actor_opt, "log-prob or policy loss", kl, torch.stack(g_losses))
             # PAPER: above target_kl, discard this group's gradient and stop the policy phase.
@@ -230,6 +255,7 @@ def update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, 
                 actor_opt.zero_grad()
                 kl_stop = True
                 break
+            _average_grads(actor_params, all_reduce)
             grad_norm = torch.nn.utils.clip_grad_norm_(actor_params, max_grad_norm)
             _check_finite(actor_opt, "actor gradient", grad_norm)
             actor_opt.step()

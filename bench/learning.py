@@ -1,0 +1,101 @@
+"""Benchmark: how many decisions and how much wall-clock time TWOSOME needs on a 2-core CPU.
+
+Trains the default model (word normalisation) on Food Preparation and on Tomato Salad until
+greedy success reaches 90 % (run.py --stop-at-greedy 0.9), then measures training throughput of
+the fast path against the plain path (--no-fast) on the same settings, one update each, in
+this one process's lifetime so that the ratio is fair on a noisy shared machine.
+Each training run is a subprocess, so its peak resident memory is its own; an interrupted run
+is resumed from its checkpoint when the benchmark is started again.
+
+    python bench/learning.py                 # writes bench/results/learning.json
+    python bench/learning.py --tasks food    # one task only
+Targets (issue): food within 3,000 decisions and 20 min; tomato within 5,000 decisions and
+40 min; throughput >= 10x the plain path; peak RSS < 4 GB.
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUNS = os.path.join(ROOT, "bench", "runs")  # gitignored: checkpoints are large
+RESULT = os.path.join(ROOT, "bench", "results", "learning.json")
+TASKS = {"food": ("virtualhome", 3_000, 20 * 60), "tomato": ("overcooked", 5_000, 40 * 60)}
+
+
+def run(cmd, log):
+    """Run run.py to completion; return its JSON summary and the child's peak RSS in MB."""
+    with open(log, "a") as f:
+        proc = subprocess.run([sys.executable, os.path.join(ROOT, "run.py"), *cmd], stdout=subprocess.PIPE,
+                              stderr=f, text=True, cwd=ROOT)
+        f.write(proc.stdout)
+    if proc.returncode != 0:
+        raise SystemExit(f"run.py {' '.join(cmd)} failed with code {proc.returncode}; see {log}")
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # max over children so far
+    return json.loads(proc.stdout.strip().splitlines()[-1]), peak_mb
+
+
+def rows_of(run_dir):
+    return [json.loads(l) for l in open(os.path.join(run_dir, "metrics.jsonl"))]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--model", default="gemma3-270m")
+    a = p.parse_args()
+    os.makedirs(RUNS, exist_ok=True)
+    results = json.load(open(RESULT)) if os.path.exists(RESULT) else {}
+    for task in a.tasks:
+        env, budget, limit_s = TASKS[task]
+        run_dir = os.path.join(RUNS, f"{task}-word-s{a.seed}")
+        args = ["--env", env, "--task", task, "--model", a.model, "--seed", str(a.seed), "--steps", str(budget),
+                "--stop-at-greedy", "0.9", "--eval-episodes", "20"]
+        if os.path.exists(os.path.join(run_dir, "checkpoint", "state.pt")):
+            done = os.path.exists(os.path.join(run_dir, "summary.json"))
+            summary = json.load(open(os.path.join(run_dir, "summary.json"))) if done else None
+            if not done:
+                summary, _ = run(["--resume", run_dir], os.path.join(RUNS, f"{task}.log"))
+        else:
+            if os.path.exists(run_dir):  # a run killed before its first checkpoint: start over
+                import shutil
+                shutil.rmtree(run_dir)
+            summary, _ = run([*args, "--out", run_dir], os.path.join(RUNS, f"{task}.log"))
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        rows = rows_of(run_dir)
+        hit = next((r for r in rows if r.get("eval/greedy_success", 0) >= 0.9), None)
+        # Wall time to the hit: the sum of the per-update times up to it (what a resumed run kept).
+        results[task] = {
+            "budget": budget, "limit_s": limit_s,
+            "decisions_to_90": hit["decisions"] if hit else None,
+            "wall_s_to_90": round(hit["time/wall_s"], 1) if hit else None,
+            "final": {k: summary[k] for k in ("greedy_success", "success_rate", "mean_return", "mean_length", "decisions", "wall_s")},
+            "peak_rss_mb_so_far": round(peak_mb),
+            "curve": [(r["decisions"], r.get("eval/greedy_success"), r["charts/success_rate"]) for r in rows],
+        }
+        print(task, json.dumps({k: v for k, v in results[task].items() if k != "curve"}), flush=True)
+
+    # Throughput: one update of the fast path against one of the plain path, same settings.
+    tp = {}
+    for fast in ("--fast", "--no-fast"):
+        out = os.path.join(RUNS, f"throughput{fast}-{int(time.time())}")
+        run(["--env", "virtualhome", "--task", "food", "--model", a.model, "--steps", "128", "--eval-episodes", "0",
+             "--eval-every", "0", fast, "--out", out], os.path.join(RUNS, "throughput.log"))
+        tp[fast] = rows_of(out)[0]["charts/decisions_per_s"]
+    results["throughput"] = {"fast_dps": round(tp["--fast"], 3), "plain_dps": round(tp["--no-fast"], 3),
+                             "ratio": round(tp["--fast"] / tp["--no-fast"], 2)}
+    results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+    os.makedirs(os.path.dirname(RESULT), exist_ok=True)
+    tmp = RESULT + ".tmp"
+    json.dump(results, open(tmp, "w"), indent=1)
+    os.replace(tmp, RESULT)
+    print(json.dumps({k: v for k, v in results.items() if k not in TASKS} |
+                     {t: {k: v for k, v in results[t].items() if k != "curve"} for t in TASKS if t in results}))
+
+
+if __name__ == "__main__":
+    main()

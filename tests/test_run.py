@@ -1,0 +1,204 @@
+"""Ensure run.py trains, checkpoints, resumes, evaluates and rejects bad input (the experiment)."""
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+import run
+from conftest import make_tiny_model
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# A tiny budget: 2 envs x 8 decisions per update, micro-batches of 2 accumulated over 2.
+TINY = ["--num-envs", "2", "--num-steps", "8", "--policy-microbatch", "2", "--grad-accum", "2",
+        "--value-minibatch", "8", "--eval-episodes", "2", "--actor-lr", "1e-3", "--critic-lr", "1e-3"]
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory, tokenizer):
+    """A tiny random Gemma 3 with the real tokenizer, saved where --model can load it."""
+    path = tmp_path_factory.mktemp("tiny-model")
+    make_tiny_model().save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+def cli(*argv, timeout=300):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "run.py"), *argv], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)
+
+
+def metrics(run_dir, drop=("charts/decisions_per_s", "time/wall_s")):
+    rows = [json.loads(l) for l in open(os.path.join(run_dir, "metrics.jsonl"))]
+    return [{k: v for k, v in r.items() if k not in drop} for r in rows]
+
+
+def assert_rows_close(a, b, tol):
+    assert len(a) == len(b)
+    for ra, rb in zip(a, b):
+        assert ra.keys() == rb.keys()
+        for k in ra:
+            if isinstance(ra[k], float) and math.isnan(ra[k]):
+                assert math.isnan(rb[k]), k
+            else:
+                assert ra[k] == pytest.approx(rb[k], abs=tol, rel=tol), (ra["update"], k)
+
+
+def test_smoke_run_writes_a_complete_run_directory(tiny_dir, tmp_path):
+    """Ensure one short training run writes config, metrics, checkpoint, curves and a summary."""
+    out = str(tmp_path / "run")
+    summary = run.main(run.parse_args(["--env", "virtualhome", "--model", tiny_dir, "--steps", "32",
+                                       "--out", out, *TINY]))
+    for key in ("success_rate", "mean_return", "mean_length", "decisions", "wall_s", "greedy_success"):
+        assert key in summary
+    assert summary["decisions"] == 32
+    rows = metrics(out)
+    assert [r["update"] for r in rows] == [1, 2]
+    for r in rows:
+        assert all(math.isfinite(r[k]) for k in ("losses/policy_loss", "losses/value_loss", "losses/approx_kl"))
+    for name in ("config.json", "curves.png", "summary.json", "checkpoint/state.pt", "checkpoint/agent"):
+        assert os.path.exists(os.path.join(out, name)), name
+
+
+def test_fast_path_equals_plain_path(tiny_dir, tmp_path):
+    """Ensure the exact speed-ups (shared prompt, rollout cache, dedup, feature cache) change no result."""
+    common = ["--env", "overcooked", "--model", tiny_dir, "--steps", "32", *TINY]
+    run.main(run.parse_args([*common, "--fast", "--out", str(tmp_path / "fast")]))
+    run.main(run.parse_args([*common, "--no-fast", "--out", str(tmp_path / "plain")]))
+    assert_rows_close(metrics(str(tmp_path / "fast")), metrics(str(tmp_path / "plain")), tol=1e-4)
+
+
+def test_rollout_cache_returns_the_plain_scores(tiny_dir):
+    """Ensure cached_policy gives the same (B, K) scores as the agent, repeated states included."""
+    args = run.check_args(run.parse_args(["--env", "virtualhome", "--model", tiny_dir]))
+    agent = run.load_agent_for(args)
+    env = run.make_env(args)
+    s0 = run.state_of(env.reset()[1])
+    s1 = run.state_of(env.step(4)[4])
+    states = [s0, s1, s0, s1, s1]
+    cache = {}
+    with torch.no_grad():
+        plain = agent.policy_logits(states)
+        cached = run.cached_policy(agent.policy_logits, states, cache)
+        again = run.cached_policy(agent.policy_logits, states, cache)
+    assert len(cache) == 2
+    assert torch.equal(cached, again)
+    assert torch.allclose(plain, cached, atol=1e-5)
+
+
+def test_kill_and_resume_reproduces_the_uninterrupted_run(tiny_dir, tmp_path):
+    """Ensure a run SIGKILLed mid-way and resumed logs the same metrics as one never stopped."""
+    common = ["--env", "virtualhome", "--model", tiny_dir, "--steps", "96", *TINY, "--eval-every", "0"]
+    full, killed = str(tmp_path / "full"), str(tmp_path / "killed")
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "run.py"), *common, "--out", killed],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    deadline = time.time() + 240
+    while time.time() < deadline:  # kill as soon as the second update's metrics are written
+        log = os.path.join(killed, "metrics.jsonl")
+        if os.path.exists(log) and len(open(log).readlines()) >= 2:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not os.path.exists(os.path.join(killed, "summary.json")), "the run finished before the kill"
+    resumed = cli("--resume", killed)
+    assert resumed.returncode == 0, resumed.stderr
+    run.main(run.parse_args([*common, "--out", full]))
+    assert_rows_close(metrics(killed), metrics(full), tol=1e-4)  # fp noise of batch composition
+    assert json.loads(resumed.stdout.strip().splitlines()[-1])["decisions"] == 96
+
+
+def test_evaluate_mode_reloads_the_checkpoint(tiny_dir, tmp_path):
+    """Ensure --evaluate reloads a saved agent and reports the same greedy result as the run's end."""
+    out = str(tmp_path / "run")
+    summary = run.main(run.parse_args(["--env", "virtualhome", "--model", tiny_dir, "--steps", "16",
+                                       "--out", out, *TINY]))
+    again = run.main(run.parse_args(["--evaluate", out, "--eval-episodes", "2"]))
+    assert again["greedy_return"] == pytest.approx(summary["greedy_return"])
+    assert again["greedy_length"] == summary["greedy_length"]
+    assert again["decisions"] == 16
+
+
+def test_play_mode_reaches_the_goal_with_the_golden_plan(tiny_dir):
+    """Ensure --play shows each action's probability and follows a person's choices to success."""
+    # Food Preparation's golden plan [4,6,5,8,7,9] as positions in each state's valid list.
+    from virtualhome_env import VirtualHomeEnv
+    env, picks = VirtualHomeEnv("food"), []
+    info = env.reset()[1]
+    for a in [4, 6, 5, 8, 7, 9]:
+        picks.append(str(info["action_ids"].index(a)))
+        info = env.step(a)[4]
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "run.py"), "--env", "virtualhome", "--play",
+                           "--model", tiny_dir], input="\n".join(["x"] + picks) + "\n", capture_output=True,
+                          text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "policy" in proc.stdout and "%" in proc.stdout
+    assert "please type a number" in proc.stdout  # the bad answer "x" was refused, not fatal
+    assert "success!" in proc.stdout
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--env", "minecraft"], "unknown --env 'minecraft'; choose one of: overcooked, virtualhome"),
+    (["--env", "overcooked", "--task", "food"], "unknown --task 'food' for --env overcooked"),
+    (["--norm", "char"], "unknown --norm 'char'; choose one of: none, token, word"),
+    (["--steps", "0"], "--steps must be a positive integer, got 0"),
+    (["--steps", "-5"], "--steps must be a positive integer, got -5"),
+    (["--steps", "many"], "invalid int value: 'many'"),
+    (["--resume", "tests"], "'tests' is not a run directory with a checkpoint"),
+    (["--model", "no-such-model"], "unknown model 'no-such-model'"),
+])
+def test_bad_input_is_one_line_exit_2(argv, message, tmp_path):
+    """Ensure bad input prints one line naming the problem, exits 2, writes nothing."""
+    out = str(tmp_path / "never")
+    proc = cli(*argv, "--out", out) if "--resume" not in argv else cli(*argv)
+    assert proc.returncode == 2
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not os.path.exists(out)
+
+
+def test_existing_out_directory_is_never_overwritten(tmp_path):
+    """Ensure --out pointing at an existing directory is refused and its files are untouched."""
+    (tmp_path / "keep.txt").write_text("precious")
+    proc = cli("--out", str(tmp_path))
+    assert proc.returncode == 2 and "already exists" in proc.stderr
+    assert (tmp_path / "keep.txt").read_text() == "precious"
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(tiny_dir, tmp_path, monkeypatch):
+    """Ensure a FloatingPointError from the update exits with code 3 and keeps the last good checkpoint."""
+    import ppo
+    real_update, calls = ppo.update, []
+
+    def failing_update(*a, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise FloatingPointError("non-finite policy loss")
+        return real_update(*a, **kw)
+    monkeypatch.setattr(ppo, "update", failing_update)
+    out = str(tmp_path / "run")
+    with pytest.raises(SystemExit) as stop:
+        run.main(run.parse_args(["--env", "virtualhome", "--model", tiny_dir, "--steps", "48", "--out", out, *TINY]))
+    assert stop.value.code == 3
+    assert torch.load(os.path.join(out, "checkpoint", "state.pt"), weights_only=False)["update"] == 1
+
+
+def test_torchrun_two_processes_stay_in_sync(tiny_dir, tmp_path):
+    """Ensure torchrun with 2 processes trains 2 updates, ends with identical weights, writes one run dir."""
+    out = tmp_path / "ddp"
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           os.path.join(ROOT, "run.py"), "--env", "virtualhome", "--model", tiny_dir, "--steps", "64",
+                           "--threads", "1", *TINY, "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["ranks_max_param_diff"] == 0.0  # the LoRA adapters and value heads are identical
+    assert summary["decisions"] == 64  # 2 processes x 2 envs x 8 decisions x 2 updates
+    assert [r["update"] for r in metrics(str(out))] == [1, 2]  # written once, by rank 0
+    assert proc.stdout.count("update    1 |") == 1
+    assert os.listdir(tmp_path) == ["ddp"]
