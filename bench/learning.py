@@ -38,6 +38,13 @@ def run(cmd, log):
     return json.loads(proc.stdout.strip().splitlines()[-1]), peak_mb
 
 
+def save(results):
+    os.makedirs(os.path.dirname(RESULT), exist_ok=True)
+    with open(RESULT + ".tmp", "w") as f:
+        json.dump(results, f, indent=1)
+    os.replace(RESULT + ".tmp", RESULT)
+
+
 def rows_of(run_dir):
     return [json.loads(l) for l in open(os.path.join(run_dir, "metrics.jsonl"))]
 
@@ -78,6 +85,7 @@ def main():
             "curve": [(r["decisions"], r.get("eval/greedy_success"), r["charts/success_rate"]) for r in rows],
         }
         print(task, json.dumps({k: v for k, v in results[task].items() if k != "curve"}), flush=True)
+        save(results)  # after every stage: an interrupted benchmark keeps what it measured
 
     # Throughput: one update of the fast path against one of the plain path, same settings.
     tp = {}
@@ -89,10 +97,7 @@ def main():
     results["throughput"] = {"fast_dps": round(tp["--fast"], 3), "plain_dps": round(tp["--no-fast"], 3),
                              "ratio": round(tp["--fast"] / tp["--no-fast"], 2)}
     results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
-    os.makedirs(os.path.dirname(RESULT), exist_ok=True)
-    tmp = RESULT + ".tmp"
-    json.dump(results, open(tmp, "w"), indent=1)
-    os.replace(tmp, RESULT)
+    save(results)
     print(json.dumps({k: v for k, v in results.items() if k not in TASKS} |
                      {t: {k: v for k, v in results[t].items() if k != "curve"} for t in TASKS if t in results}))
 
