@@ -49,6 +49,10 @@ ENV_TASKS = {
 }
 
 
+ALGOS = ("twosome", "ppo", "saycan", "random", "oracle")
+TRAINED = ("twosome", "ppo")  # saycan, random and oracle are evaluated as they are
+
+
 def arg(default, help):
     return field(default=default, metadata={"help": help})
 
@@ -61,7 +65,8 @@ class Args:
     evaluate: str = arg(None, "only evaluate the checkpoint in this run directory")
     play: bool = arg(False, "interactive: you choose each action and see the policy's probabilities")
     checkpoint_every: int = arg(1, "updates between checkpoints (ours)")
-    # --- task
+    # --- task and algorithm
+    algo: str = arg("twosome", "twosome | ppo (from scratch, MLPs) | saycan (untrained LLM) | random | oracle")
     env: str = arg("overcooked", "overcooked | virtualhome")
     task: str = arg(None, "None = tomato (overcooked) or food (virtualhome); see ENV_TASKS")
     variant: str = arg("good", "prompt variant, for the ablation: see prompts.VARIANTS")
@@ -89,8 +94,8 @@ class Args:
     value_minibatch: int = arg(32, "states per value-phase minibatch (paper)")
     policy_microbatch: int = arg(4, "states per policy-phase micro-batch (paper)")
     grad_accum: int = arg(8, "micro-batches accumulated per policy step (paper)")
-    actor_lr: float = arg(None, "LoRA learning rate; None = TASK_DEFAULTS")
-    critic_lr: float = arg(None, "value-head learning rate; None = TASK_DEFAULTS")
+    actor_lr: float = arg(None, "LoRA learning rate; None = TASK_DEFAULTS (--algo ppo: 2.5e-4, CleanRL's)")
+    critic_lr: float = arg(None, "value-head learning rate; None = TASK_DEFAULTS (--algo ppo: 2.5e-4, CleanRL's)")
     anneal_lr: bool = arg(True, "linear decay of both learning rates to 0 (paper)")
     fast: bool = arg(True, "exact speed-ups: one prompt encoding per state, rollout score cache, "
                            "deduplicated update batches, cached critic features")
@@ -124,6 +129,8 @@ def parse_args(argv=None):
 def check_args(args):
     """Resolve task defaults and reject bad input before anything is loaded or written."""
     import prompts
+    if args.algo not in ALGOS:
+        raise UsageError(f"unknown --algo {args.algo!r}; choose one of: {', '.join(ALGOS)}")
     if args.env not in ENV_TASKS:
         raise UsageError(f"unknown --env {args.env!r}; choose one of: {', '.join(ENV_TASKS)}")
     args.task = args.task or ENV_TASKS[args.env][0]
@@ -133,7 +140,9 @@ def check_args(args):
         raise UsageError(f"unknown --norm {args.norm!r}; choose one of: none, token, word")
     if args.variant not in prompts.VARIANTS:
         raise UsageError(f"unknown --variant {args.variant!r}; choose one of: {', '.join(prompts.VARIANTS)}")
-    defaults = TASK_DEFAULTS.get(args.task, TASK_DEFAULTS["food"])  # unseen tasks = food's dynamics
+    defaults = dict(TASK_DEFAULTS.get(args.task, TASK_DEFAULTS["food"]))  # unseen tasks = food's dynamics
+    if args.algo == "ppo":
+        defaults.update(actor_lr=2.5e-4, critic_lr=2.5e-4)  # CleanRL's Adam learning rate for MLPs
     for name in ("steps", "actor_lr", "critic_lr", "gamma"):
         if getattr(args, name) is None:
             setattr(args, name, defaults[name])
@@ -143,9 +152,16 @@ def check_args(args):
     for path in (args.resume, args.evaluate):
         if path is not None and not os.path.isfile(os.path.join(path, "checkpoint", "state.pt")):
             raise UsageError(f"{path!r} is not a run directory with a checkpoint (no {path}/checkpoint/state.pt)")
+    if args.play and args.algo == "oracle":
+        raise UsageError("--play shows a policy's probabilities; the oracle has none (choose another --algo)")
     if args.out is not None and os.path.exists(args.out) and not args.resume:
         raise UsageError(f"--out {args.out!r} already exists; choose a new directory or --resume it")
     return args
+
+
+def env_module(env):
+    import sys as _sys
+    return _sys.modules[type(env).__module__]
 
 
 def make_env(args):
@@ -158,8 +174,16 @@ def make_env(args):
     return VirtualHomeEnv(task=args.task, variant=args.variant)
 
 
-def state_of(info):
-    """What the policy sees: the prompt and the valid action phrases (hashable, so cacheable)."""
+def with_obs(obs, info):
+    """The env's info plus its feature vector, which PPO from scratch reads instead of text."""
+    return {**info, "obs": tuple(np.asarray(obs).tolist())}
+
+
+def state_of(info, algo="twosome"):
+    """What the policy sees, hashable so that it can be cached: the prompt and the valid action
+    phrases for an LLM; the feature vector and the valid action ids for the MLPs."""
+    if algo in ("ppo", "random"):
+        return (info["obs"], tuple(info["action_ids"]))
     return (info["prompt"], tuple(info["action_texts"]))
 
 
@@ -187,14 +211,21 @@ def cached_policy(policy_fn, states, cache):
     return out
 
 
-def run_episode(agent, env, greedy, generator, cache):
+def run_episode(agent, env, greedy, generator, cache, algo):
     """One evaluation episode: (success, logged discounted return, decisions)."""
-    _, info = env.reset()
+    obs, info = env.reset()
+    info = with_obs(obs, info)
     ret, disc, n = 0.0, 1.0, 0
+    plan = env_module(env).oracle_plan(env) if algo == "oracle" else None  # the ceiling: shortest plan
     while True:
-        logits = cached_policy(lambda s: agent.policy_logits(s).float().cpu(), [state_of(info)], cache)[0]  # (K,)
-        k = int(logits.argmax()) if greedy else int(torch.multinomial(logits.softmax(-1), 1, generator=generator))
-        _, r, term, trunc, info = env.step(info["action_ids"][k])
+        if plan is not None:
+            a = plan[n]
+        else:
+            logits = cached_policy(lambda s: agent.policy_logits(s).float().cpu(), [state_of(info, algo)], cache)[0]  # (K,)
+            k = int(logits.argmax()) if greedy else int(torch.multinomial(logits.softmax(-1), 1, generator=generator))
+            a = info["action_ids"][k]
+        obs, r, term, trunc, info = env.step(a)
+        info = with_obs(obs, info)
         ret += disc * r
         disc *= env_log_discount(env, info)
         n += 1
@@ -213,8 +244,8 @@ def evaluate(agent, args, episodes, seed):
     so one greedy episode is the greedy policy's exact success rate."""
     env, cache, gen = make_env(args), ({} if args.fast else None), torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        g_success, g_return, g_len = run_episode(agent, env, True, gen, cache)
-        sampled = [run_episode(agent, env, False, gen, cache) for _ in range(episodes)]
+        g_success, g_return, g_len = run_episode(agent, env, True, gen, cache, args.algo)
+        sampled = [run_episode(agent, env, False, gen, cache, args.algo) for _ in range(episodes)]
     return {
         "greedy_success": float(g_success), "greedy_return": g_return, "greedy_length": g_len,
         "success_rate": float(np.mean([s for s, _, _ in sampled])) if sampled else float(g_success),
@@ -300,6 +331,17 @@ def plot_curves(run_dir, rows):
 
 
 def load_agent_for(args, ckpt_dir=None):
+    """The agent of --algo: fresh, or reloaded from a checkpoint's agent directory."""
+    if args.algo in ("ppo", "random", "oracle"):
+        import baselines
+        if args.algo == "oracle":
+            return None  # it plays the env's oracle_plan, see run_episode
+        if args.algo == "random":
+            return baselines.RandomAgent()
+        if ckpt_dir is not None:
+            return baselines.load_mlp_agent(ckpt_dir)
+        env = make_env(args)
+        return baselines.MLPAgent(int(env.observation_space.shape[0]), int(env.action_space.n))
     import llm_policy
     try:
         model, tokenizer = llm_policy.load_model(args.model, dtype=args.dtype, device=args.device)
@@ -315,11 +357,11 @@ def play(args):
     """Teaching mode: a person picks each action and sees the policy's probability for each."""
     agent = load_agent_for(args, os.path.join(args.resume, "checkpoint", "agent") if args.resume else None)
     env = make_env(args)
-    _, info = env.reset()
+    info = with_obs(*env.reset())
     total, t = 0.0, 0
     while True:
         with torch.no_grad():
-            probs = agent.policy_logits([state_of(info)])[0].softmax(-1)  # (K,)
+            probs = agent.policy_logits([state_of(info, args.algo)])[0].softmax(-1)  # (K,)
         print(f"\n--- decision {t}\n{info['prompt']} ...")
         for k, (text, p) in enumerate(zip(info["action_texts"], probs)):
             print(f"  [{k}] {text:45s} policy {p:6.1%}")
@@ -329,7 +371,8 @@ def play(args):
         if not choice.isdigit() or int(choice) >= len(info["action_texts"]):
             print(f"please type a number from 0 to {len(info['action_texts']) - 1}")
             continue
-        _, r, term, trunc, info = env.step(info["action_ids"][int(choice)])
+        obs, r, term, trunc, info = env.step(info["action_ids"][int(choice)])
+        info = with_obs(obs, info)
         total, t = total + r, t + 1
         print(f"reward {r:+.4f}")
         if term or trunc:
@@ -346,7 +389,7 @@ def main(args: Args) -> dict:
         return play(args)
     if args.evaluate:
         saved = json.load(open(os.path.join(args.evaluate, "config.json")))
-        for k in ("env", "task", "model", "dtype", "norm"):
+        for k in ("algo", "env", "task", "variant", "model", "dtype", "norm"):
             setattr(args, k, saved[k])
         agent = load_agent_for(args, os.path.join(args.evaluate, "checkpoint", "agent"))
         result = evaluate(agent, args, args.eval_episodes, args.seed)
@@ -376,11 +419,11 @@ def main(args: Args) -> dict:
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)  # ...but all start from the same LoRA and value-head weights
     batch_size = args.num_envs * args.num_steps * world  # decisions per update, all processes
-    num_updates = max(1, args.steps // batch_size)
+    num_updates = max(1, args.steps // batch_size) if args.algo in TRAINED else 0
 
     # ---------------------------------------------------------------- (2) environments
     envs = [make_env(args) for _ in range(args.num_envs)]
-    infos = [env.reset(seed=seed + i)[1] for i, env in enumerate(envs)]
+    infos = [with_obs(*env.reset(seed=seed + i)) for i, env in enumerate(envs)]
 
     # ---------------------------------------------------------------- (3) frozen LLM + LoRA actor + critic
     ckpt = os.path.join(args.resume, "checkpoint") if args.resume else None
@@ -391,14 +434,17 @@ def main(args: Args) -> dict:
 
     def value_fn(states):
         return agent.value(states).float().cpu()  # (B,)
-    n_train = sum(p.numel() for p in agent.actor_parameters() + agent.critic_parameters())
-    n_total = sum(p.numel() for p in agent.parameters())
-    say(f"trainable parameters {n_train:,} of {n_total:,} ({n_train / n_total:.2%})")
+    trained = args.algo in TRAINED  # saycan, random and oracle skip (4)-(6)
+    if trained:
+        n_train = sum(p.numel() for p in agent.actor_parameters() + agent.critic_parameters())
+        n_total = sum(p.numel() for p in agent.parameters())
+        say(f"trainable parameters {n_train:,} of {n_total:,} ({n_train / n_total:.2%})")
 
     # ---------------------------------------------------------------- (4) optimisers
     # PAPER: AdamW for the LoRA actor, Adam for the value head, each with its own learning rate.
-    actor_opt = torch.optim.AdamW(agent.actor_parameters(), lr=args.actor_lr, eps=1e-5)
-    critic_opt = torch.optim.Adam(agent.critic_parameters(), lr=args.critic_lr, eps=1e-5)
+    if trained:
+        actor_opt = torch.optim.AdamW(agent.actor_parameters(), lr=args.actor_lr, eps=1e-5)
+        critic_opt = torch.optim.Adam(agent.critic_parameters(), lr=args.critic_lr, eps=1e-5)
     rollout_gen = torch.Generator().manual_seed(seed)  # samples the rollout's actions
 
     # ---------------------------------------------------------------- (5) storage, counters, resume
@@ -427,7 +473,8 @@ def main(args: Args) -> dict:
             atomic_write(os.path.join(run_dir, "metrics.jsonl"), "".join(json.dumps(r) + "\n" for r in rows))
         say(f"resumed {run_dir} at update {start_update}, {decisions} decisions")
     else:
-        run_dir = args.out or os.path.join("runs", f"{args.env}-{args.task}-{args.norm}-s{args.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+        name = args.norm if args.algo == "twosome" else args.algo
+        run_dir = args.out or os.path.join("runs", f"{args.env}-{args.task}-{name}-s{args.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
         if world > 1:  # ==== torchrun, 2 of 4: rank 0 names the run directory and writes it alone
             run_dir = broadcast(run_dir, world)
         if rank == 0:
@@ -447,7 +494,7 @@ def main(args: Args) -> dict:
 
         # rollout: N envs x T decisions with the current policy
         for t in range(T):
-            states[t] = [state_of(info) for info in infos]
+            states[t] = [state_of(info, args.algo) for info in infos]
             dones[t] = next_done
             with torch.no_grad():
                 logits = cached_policy(policy_fn, states[t], cache)  # (N, K)
@@ -455,7 +502,8 @@ def main(args: Args) -> dict:
             k, logprobs[t], _ = ppo.categorical(logits, generator=rollout_gen)  # (N,) sampled, (N,)
             actions[t] = k.float()
             for i, env in enumerate(envs):
-                _, r, term, trunc, info = env.step(infos[i]["action_ids"][int(k[i])])
+                obs, r, term, trunc, info = env.step(infos[i]["action_ids"][int(k[i])])
+                info = with_obs(obs, info)
                 rewards[t, i], discounts[t, i], next_done[i] = r, step_discount(args, info), float(term or trunc)
                 ep_return[i] += ep_disc[i] * r
                 ep_disc[i] *= env_log_discount(env, info)
@@ -464,7 +512,7 @@ def main(args: Args) -> dict:
                     recent = (recent + [(bool(info["success"]), float(ep_return[i]), int(ep_len[i]))])[-20:]
                     episodes += 1
                     ep_return[i], ep_disc[i], ep_len[i] = 0.0, 1.0, 0
-                    _, info = env.reset()
+                    info = with_obs(*env.reset())
                 infos[i] = info
             decisions += N * world
             if rank == 0 and sys.stderr.isatty():  # the progress bar
@@ -475,7 +523,7 @@ def main(args: Args) -> dict:
 
         # bootstrap and GAE (ppo.compute_gae), then the two-phase update (ppo.update)
         with torch.no_grad():
-            next_value = value_fn([state_of(info) for info in infos])  # (N,)
+            next_value = value_fn([state_of(info, args.algo) for info in infos])  # (N,)
         advantages, returns = ppo.compute_gae(rewards, values, dones, next_value, next_done, discounts, args.gae_lambda)
         b_states = [s for row in states for s in row]  # (B,) in (t, i) order, as .reshape(-1)
         try:
@@ -546,7 +594,12 @@ def main(args: Args) -> dict:
         if rank != 0:
             return {}
     result = evaluate(agent, args, args.eval_episodes, args.seed + 10_000)
-    summary = {**result, "decisions": decisions, "episodes": episodes, "updates": len(rows),
+    if not rows:  # an untrained baseline: its evaluation is its one line of metrics
+        row = {"update": 0, "decisions": 0, "episodes": 0, "charts/success_rate": result["success_rate"],
+               "charts/episodic_return": result["mean_return"], "charts/episodic_length": result["mean_length"],
+               "eval/greedy_success": result["greedy_success"], "eval/greedy_return": result["greedy_return"]}
+        atomic_write(os.path.join(run_dir, "metrics.jsonl"), json.dumps(row) + "\n")
+    summary = {"algo": args.algo, **result, "decisions": decisions, "episodes": episodes, "updates": len(rows),
                "wall_s": wall_before + time.time() - t_loop, "run_dir": run_dir, **summary}
     atomic_write(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=1))
     return summary

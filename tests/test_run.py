@@ -144,6 +144,7 @@ def test_play_mode_reaches_the_goal_with_the_golden_plan(tiny_dir):
 
 @pytest.mark.parametrize("argv, message", [
     (["--env", "minecraft"], "unknown --env 'minecraft'; choose one of: overcooked, virtualhome"),
+    (["--algo", "dqn"], "unknown --algo 'dqn'; choose one of: twosome, ppo, saycan, random, oracle"),
     (["--env", "overcooked", "--task", "food"], "unknown --task 'food' for --env overcooked"),
     (["--norm", "char"], "unknown --norm 'char'; choose one of: none, token, word"),
     (["--steps", "0"], "--steps must be a positive integer, got 0"),
@@ -202,3 +203,19 @@ def test_torchrun_two_processes_stay_in_sync(tiny_dir, tmp_path):
     assert [r["update"] for r in metrics(str(out))] == [1, 2]  # written once, by rank 0
     assert proc.stdout.count("update    1 |") == 1
     assert os.listdir(tmp_path) == ["ddp"]
+
+
+@pytest.mark.parametrize("algo", ["twosome", "ppo", "saycan", "random", "oracle"])
+def test_every_algo_runs_end_to_end(algo, tiny_dir, tmp_path):
+    """Ensure each --algo (TWOSOME and the paper's baselines) writes the same summary and metrics."""
+    out = str(tmp_path / algo)
+    summary = run.main(run.parse_args(["--algo", algo, "--env", "virtualhome", "--model", tiny_dir,
+                                       "--steps", "32", "--out", out, *TINY]))
+    assert {"algo", "success_rate", "mean_return", "mean_length", "greedy_success", "decisions", "wall_s"} <= summary.keys()
+    assert summary["algo"] == algo
+    assert summary["decisions"] == (32 if algo in ("twosome", "ppo") else 0)
+    rows = metrics(out)
+    assert rows and {"decisions", "charts/success_rate", "charts/episodic_return"} <= rows[-1].keys()
+    if algo == "oracle":  # the ceiling: Food Preparation's optimum, 6 decisions, return 0.95^5
+        assert summary["success_rate"] == 1.0 and summary["greedy_length"] == 6
+        assert summary["mean_return"] == pytest.approx(0.95 ** 5)
