@@ -160,8 +160,8 @@ def check_args(args):
 
 
 def env_module(env):
-    import sys as _sys
-    return _sys.modules[type(env).__module__]
+    """The module that defines env's class (it holds that env's oracle_plan)."""
+    return sys.modules[type(env).__module__]
 
 
 def make_env(args):
@@ -227,13 +227,13 @@ def run_episode(agent, env, greedy, generator, cache, algo):
         obs, r, term, trunc, info = env.step(a)
         info = with_obs(obs, info)
         ret += disc * r
-        disc *= env_log_discount(env, info)
+        disc *= env_log_discount(info)
         n += 1
         if term or trunc:
             return bool(info["success"]), ret, n
 
 
-def env_log_discount(env, info):
+def env_log_discount(info):
     # The paper's logged return: 0.99 per primitive step (Overcooked), 0.95 per decision
     # (VirtualHome), whatever gamma PPO was given.
     return 0.99 ** info["macro_steps"] if "macro_steps" in info else 0.95
@@ -260,7 +260,7 @@ def say(message):
         print(message, flush=True)
 
 
-def broadcast(obj, world):
+def broadcast(obj):
     """torchrun: rank 0's value of a picklable object, on every process."""
     import torch.distributed as dist
     box = [obj]
@@ -476,7 +476,7 @@ def main(args: Args) -> dict:
         name = args.norm if args.algo == "twosome" else args.algo
         run_dir = args.out or os.path.join("runs", f"{args.env}-{args.task}-{name}-s{args.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
         if world > 1:  # ==== torchrun, 2 of 4: rank 0 names the run directory and writes it alone
-            run_dir = broadcast(run_dir, world)
+            run_dir = broadcast(run_dir)
         if rank == 0:
             os.makedirs(run_dir)
             atomic_write(os.path.join(run_dir, "config.json"), json.dumps({**dataclasses.asdict(args), "out": run_dir}, indent=1))
@@ -506,7 +506,7 @@ def main(args: Args) -> dict:
                 info = with_obs(obs, info)
                 rewards[t, i], discounts[t, i], next_done[i] = r, step_discount(args, info), float(term or trunc)
                 ep_return[i] += ep_disc[i] * r
-                ep_disc[i] *= env_log_discount(env, info)
+                ep_disc[i] *= env_log_discount(info)
                 ep_len[i] += 1
                 if term or trunc:
                     recent = (recent + [(bool(info["success"]), float(ep_return[i]), int(ep_len[i]))])[-20:]
@@ -563,7 +563,7 @@ def main(args: Args) -> dict:
             f"v_loss {row['losses/value_loss']:.4f} | {row['charts/decisions_per_s']:.1f} dec/s")
         stop = args.stop_at_greedy is not None and row.get("eval/greedy_success", -1) >= args.stop_at_greedy
         if world > 1:  # ==== torchrun, 3 of 4: everyone stops with rank 0
-            stop = broadcast(stop, world)
+            stop = broadcast(stop)
         if (update + 1) % args.checkpoint_every == 0 or last or stop:
             local = {"rollout_gen": rollout_gen.get_state(), "python_rng": random.getstate(),
                      "numpy_rng": np.random.get_state(), "torch_rng": torch.get_rng_state(),

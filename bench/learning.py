@@ -27,15 +27,14 @@ TASKS = {"food": ("virtualhome", 3_000, 20 * 60), "tomato": ("overcooked", 5_000
 
 
 def run(cmd, log):
-    """Run run.py to completion; return its JSON summary and the child's peak RSS in MB."""
+    """Run run.py to completion; return its JSON summary (the last line it prints)."""
     with open(log, "a") as f:
         proc = subprocess.run([sys.executable, os.path.join(ROOT, "run.py"), *cmd], stdout=subprocess.PIPE,
                               stderr=f, text=True, cwd=ROOT)
         f.write(proc.stdout)
     if proc.returncode != 0:
         raise SystemExit(f"run.py {' '.join(cmd)} failed with code {proc.returncode}; see {log}")
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # max over children so far
-    return json.loads(proc.stdout.strip().splitlines()[-1]), peak_mb
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def save(results):
@@ -67,12 +66,12 @@ def main():
             done = os.path.exists(os.path.join(run_dir, "summary.json"))
             summary = json.load(open(os.path.join(run_dir, "summary.json"))) if done else None
             if not done:
-                summary, _ = run(["--resume", run_dir], os.path.join(RUNS, f"{task}.log"))
+                summary = run(["--resume", run_dir], os.path.join(RUNS, f"{task}.log"))
         else:
             if os.path.exists(run_dir):  # a run killed before its first checkpoint: start over
                 import shutil
                 shutil.rmtree(run_dir)
-            summary, _ = run([*args, "--out", run_dir], os.path.join(RUNS, f"{task}.log"))
+            summary = run([*args, "--out", run_dir], os.path.join(RUNS, f"{task}.log"))
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         rows = rows_of(run_dir)
         hit = next((r for r in rows if r.get("eval/greedy_success", 0) >= 0.9), None)
