@@ -307,12 +307,14 @@ class ValueHead(nn.Module):
         super().__init__()
         # DIFFERS: a parameter-free LayerNorm first. Gemma 3's final hidden states reach |h| ~ 35,
         # so the freshly initialised MLP predicted values of +-20 for returns in [0, 1] (a first
-        # value loss of ~200); standardising the features makes the first predictions O(1).
+        # value loss of ~200); standardising the features makes the first predictions O(1), and a
+        # small last layer (std 0.01, CleanRL's actor-head init) makes them ~0, so the first
+        # advantages are the rewards themselves rather than the critic's initial noise.
         self.net = nn.Sequential(
             nn.LayerNorm(hidden_size, elementwise_affine=False),
             layer_init(nn.Linear(hidden_size, 1024)), nn.ReLU(),
             layer_init(nn.Linear(1024, 512)), nn.ReLU(),
-            layer_init(nn.Linear(512, 1), std=1.0),
+            layer_init(nn.Linear(512, 1), std=0.01),
         )
 
     def forward(self, features):  # (B, H) -> (B,)

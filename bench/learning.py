@@ -82,6 +82,7 @@ def main():
             "wall_s_to_90": round(hit["time/wall_s"], 1) if hit else None,
             "final": {k: summary[k] for k in ("greedy_success", "success_rate", "mean_return", "mean_length", "decisions", "wall_s")},
             "peak_rss_mb_so_far": round(peak_mb),
+            "loadavg_15min_at_end": round(os.getloadavg()[2], 2),  # > 2 means the 2 cores were shared
             "curve": [(r["decisions"], r.get("eval/greedy_success"), r["charts/success_rate"]) for r in rows],
         }
         print(task, json.dumps({k: v for k, v in results[task].items() if k != "curve"}), flush=True)

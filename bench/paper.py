@@ -1,0 +1,278 @@
+"""Benchmark: the paper's four claims (Tan et al., ICLR 2024, section 5 and ../shared/spec/method.md
+section 6), each with its own measured numbers, in one resumable harness.
+
+Stages (run them all, or some with --stages):
+  grid        4 tasks x {twosome word, token, none, ppo, saycan, random} x seeds, each one run.py
+              subprocess in bench/runs/<task>-<method>-s<seed> (gitignored). Claims (i) and (ii).
+  ablation    TWOSOME (word) on Food Preparation with each principle-breaking prompt of prompts.py.
+  generalise  the Food-trained agent on the unseen tasks and Entertainment, the Entertainment-
+              trained agent on Food, each against SayCan on the same prompts (evaluate.py). (iii)
+  retained    multiple-choice accuracy and held-out perplexity, base model against each trained
+              agent (evaluate.py). (iv)
+  report      bench/results/paper.json, paper.md (the tables) and paper-<task>.png (the curves)
+              from whatever has finished.
+A finished run (summary.json) is kept; an interrupted one resumes from its checkpoint; so the
+grid can be completed over several sittings, a few runs at a time:
+    python bench/paper.py                                         # everything, in priority order
+    python bench/paper.py --stages grid --tasks food --methods word ppo saycan random
+    python bench/paper.py --stages report                         # tables and plots only
+
+Budgets (decisions; every run also stops once its greedy policy succeeds, --stop-at-greedy 0.9).
+The LLM budgets are what a 2-core CPU trains in 10-40 minutes per run; PPO from scratch costs
+milliseconds per decision, so it gets ten times more, which is what claim (i) needs to be tested.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUNS = os.path.join(ROOT, "bench", "runs")  # gitignored: checkpoints are large
+RESULTS = os.path.join(ROOT, "bench", "results")
+TASKS = {  # env, LLM budget, PPO-from-scratch budget, optimal logged return (spec section 6)
+    "food": ("virtualhome", 3_000, 30_000, 0.7738),
+    "tomato": ("overcooked", 5_000, 50_000, 0.9205),
+    "entertainment": ("virtualhome", 5_000, 50_000, 0.5987),
+    "tomato-lettuce": ("overcooked", 5_000, 50_000, 0.9477),
+}
+METHODS = {
+    "word": ["--algo", "twosome", "--norm", "word"],
+    "token": ["--algo", "twosome", "--norm", "token"],
+    "none": ["--algo", "twosome", "--norm", "none"],
+    "ppo": ["--algo", "ppo"],
+    "saycan": ["--algo", "saycan", "--norm", "word"],
+    "random": ["--algo", "random"],
+}
+LLM_TRAINED = ("word", "token", "none")
+VARIANTS = ("no-open-slot", "terse-actions", "mixed-names", "goal-first")  # prompts.VARIANTS less "good"
+EVAL_EPISODES = 20
+
+
+def run_dir_of(task, method, seed, variant="good"):
+    # The same names as bench/learning.py, so its Food and Tomato runs count here too.
+    return os.path.join(RUNS, f"{task}-{method}{'' if variant == 'good' else '-' + variant}-s{seed}")
+
+
+def launch(cmd, log):
+    """run.py to completion; its JSON summary (the last line it prints)."""
+    with open(log, "a") as f:
+        proc = subprocess.run([sys.executable, *cmd], stdout=subprocess.PIPE, stderr=f, text=True, cwd=ROOT)
+        f.write(proc.stdout)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed with code {proc.returncode}; see {log}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def ensure(task, method, seed, model, variant="good"):
+    """Train or evaluate one cell unless it has finished; resume it if it was interrupted."""
+    env, llm_budget, ppo_budget, _ = TASKS[task]
+    d = run_dir_of(task, method, seed, variant)
+    if os.path.exists(os.path.join(d, "summary.json")):
+        return
+    log = d + ".log"
+    print(f"{os.path.basename(d)}: ", end="", flush=True)
+    if os.path.exists(os.path.join(d, "checkpoint", "state.pt")):
+        print("resuming", flush=True)
+        s = launch(["run.py", "--resume", d], log)
+    else:
+        if os.path.exists(d):  # killed before its first checkpoint: start over
+            shutil.rmtree(d)
+        steps = ppo_budget if method == "ppo" else llm_budget
+        print(f"training {steps:,} decisions" if method in (*LLM_TRAINED, "ppo") else "evaluating", flush=True)
+        s = launch(["run.py", "--env", env, "--task", task, *METHODS[method], "--model", model, "--variant", variant,
+                    "--seed", str(seed), "--steps", str(steps), "--stop-at-greedy", "0.9",
+                    "--eval-episodes", str(EVAL_EPISODES), "--out", d,
+                    *(["--threads", "1"] if method in ("ppo", "random") else [])], log)  # MLPs gain nothing from 2
+    print(f"  greedy {s['greedy_success']:.0%}, sampled {s['success_rate']:.0%}, return {s['mean_return']:+.3f}, "
+          f"{s['decisions']:,} decisions, {s['wall_s']:.0f} s", flush=True)
+
+
+def write_json(path, data):
+    with open(path + ".tmp", "w") as f:
+        json.dump(data, f, indent=1)
+    os.replace(path + ".tmp", path)
+
+
+def evaluate_py(args, out):
+    """evaluate.py with --json: skipped when its result file exists (delete it to redo)."""
+    if os.path.exists(out):
+        return
+    print(f"evaluate.py {' '.join(args)}", flush=True)
+    proc = subprocess.run([sys.executable, "evaluate.py", *args, "--json", out], cwd=ROOT)
+    if proc.returncode != 0:
+        raise SystemExit(f"evaluate.py {' '.join(args)} failed with code {proc.returncode}")
+
+
+# ------------------------------------------------------------------------------ the report
+def cell(task, method, seeds, variant="good"):
+    """Per-seed results of one finished cell: the curve and the numbers of the summary table."""
+    out = []
+    for seed in seeds:
+        d = run_dir_of(task, method, seed, variant)
+        if not os.path.exists(os.path.join(d, "summary.json")):
+            continue
+        s = json.load(open(os.path.join(d, "summary.json")))
+        rows = [json.loads(l) for l in open(os.path.join(d, "metrics.jsonl"))]
+        hit = next((r["decisions"] for r in rows if r.get("eval/greedy_success", 0) >= 0.9), None)
+        out.append({"seed": seed, "decisions_to_90": hit if method in (*LLM_TRAINED, "ppo") else None,
+                    "greedy_success": s["greedy_success"], "success_rate": s["success_rate"],
+                    "mean_return": s["mean_return"], "return_vs_optimum": s["mean_return"] / TASKS[task][3],
+                    "decisions": s["decisions"], "wall_s": round(s["wall_s"], 1),
+                    "curve": [(r["decisions"], r["charts/success_rate"], r["charts/episodic_return"],
+                               r.get("eval/greedy_success")) for r in rows]})
+    return out
+
+
+def summarise(runs):
+    """Mean over the finished seeds; decisions to 90 % only if every seed got there."""
+    if not runs:
+        return None
+    hits = [r["decisions_to_90"] for r in runs]
+    return {"seeds": len(runs), "decisions_to_90": float(np.mean(hits)) if all(h is not None for h in hits) else None,
+            "solved_seeds": sum(h is not None for h in hits),
+            **{k: float(np.mean([r[k] for r in runs])) for k in ("greedy_success", "success_rate", "mean_return",
+                                                                    "return_vs_optimum", "wall_s")}}
+
+
+def fmt_row(name, s):
+    if s is None:
+        return f"| {name} | not run | | | | | |"
+    if name in ("saycan", "random"):
+        hit = "untrained"
+    elif s["decisions_to_90"] is not None:
+        hit = f"{s['decisions_to_90']:,.0f}"
+    else:
+        hit = f"not reached ({s['solved_seeds']}/{s['seeds']} seeds)"
+    return (f"| {name} | {s['seeds']} | {hit} | {s['greedy_success']:.0%} | {s['success_rate']:.0%} | "
+            f"{s['mean_return']:+.3f} ({s['return_vs_optimum']:.0%}) | {s['wall_s']:,.0f} |")
+
+
+HEADER = ("| method | seeds | decisions to 90 % greedy | final greedy | final sampled | return (of optimum) | wall s |\n"
+          "| --- | --- | --- | --- | --- | --- | --- |")
+
+
+def plot(task, cells, path):
+    """Sampled success and discounted return against decisions, mean over seeds, shaded min-max."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for i, (method, runs) in enumerate(cells.items()):
+        if not runs:
+            continue
+        color = f"C{i}"
+        for ax, j in zip(axes, (1, 2)):
+            if method in ("saycan", "random"):  # untrained: a level, not a curve
+                ax.axhline(np.mean([r["curve"][0][j] for r in runs]), color=color, ls="--", label=method)
+                continue
+            # A run that stopped early (solved) holds its last value to the longest run's end.
+            n = max(len(r["curve"]) for r in runs)
+            longest = max(runs, key=lambda r: len(r["curve"]))["curve"]
+            x = np.array([c[0] for c in longest])
+            y = np.array([[r["curve"][min(t, len(r["curve"]) - 1)][j] for t in range(n)] for r in runs])  # (seeds, n)
+            ax.plot(x, y.mean(0), color=color, label=method if method != "word" else "twosome (word)")
+            ax.fill_between(x, y.min(0), y.max(0), color=color, alpha=0.2)
+    axes[1].axhline(TASKS[task][3], color="k", ls=":", label="oracle")
+    for ax, label in zip(axes, ("sampled success (last 20 episodes)", "discounted return")):
+        ax.set_xscale("log")
+        ax.set_xlabel("decisions (log scale)")
+        ax.set_ylabel(label)
+    axes[0].set_title(f"{task}: mean over seeds, shaded min-max")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path + ".tmp.png", dpi=90)
+    plt.close(fig)
+    os.replace(path + ".tmp.png", path)
+
+
+def report(a):
+    results, md = {"budgets": {t: {"llm": v[1], "ppo": v[2]} for t, v in TASKS.items()}}, []
+    for task in TASKS:
+        cells = {m: cell(task, m, a.llm_seeds if m in LLM_TRAINED else a.seeds) for m in METHODS}
+        if not any(cells.values()):
+            continue
+        results[task] = {m: {"summary": summarise(r), "runs": r} for m, r in cells.items()}
+        md += [f"\n### {task} (LLM budget {TASKS[task][1]:,}, PPO {TASKS[task][2]:,} decisions; optimum return "
+               f"{TASKS[task][3]})\n", HEADER, *[fmt_row(m, results[task][m]["summary"]) for m in METHODS]]
+        plot(task, cells, os.path.join(RESULTS, f"paper-{task}.png"))
+    abl = {v: summarise(cell("food", "word", a.llm_seeds[:1], v)) for v in ("good", *VARIANTS)}
+    if any(s for v, s in abl.items() if v != "good"):
+        results["ablation"] = abl
+        md += ["\n### prompt ablation (food, word)\n", HEADER.replace("method", "prompt"),
+               *[fmt_row(v, s) for v, s in abl.items()]]
+    for name in ("generalise-food", "generalise-entertainment", *[f"retained-{t}" for t in TASKS]):
+        p = os.path.join(RESULTS, f"{name}.json")
+        if os.path.exists(p):
+            results[name] = json.load(open(p))
+    for src in ("food", "entertainment"):
+        g = results.get(f"generalise-{src}")
+        if g:
+            md += [f"\n### zero-shot generalisation of the agent trained on {src} ({EVAL_EPISODES} sampled episodes)\n",
+                   "| task | TWOSOME greedy | TWOSOME sampled | SayCan greedy | SayCan sampled |", "| --- | --- | --- | --- | --- |",
+                   *[f"| {t} | {r['twosome']['greedy_success']:.0%} | {r['twosome']['success_rate']:.0%} | "
+                     f"{r['saycan']['greedy_success']:.0%} | {r['saycan']['success_rate']:.0%} |"
+                     for t, r in g.items() if isinstance(r, dict) and "twosome" in r]]
+    kept = [(t, results[f"retained-{t}"]) for t in TASKS if f"retained-{t}" in results]
+    if kept:
+        md += ["\n### retained language ability (base model = adapter off)\n",
+               "| agent trained on | questions | accuracy base | accuracy trained | perplexity base | perplexity trained |",
+               "| --- | --- | --- | --- | --- | --- |",
+               *[f"| {t} | {r['n_questions']} | {r['base']['mc_accuracy']:.1%} | {r['trained']['mc_accuracy']:.1%} | "
+                 f"{r['base']['perplexity']:.2f} | {r['trained']['perplexity']:.2f} |" for t, r in kept]]
+    write_json(os.path.join(RESULTS, "paper.json"), results)
+    with open(os.path.join(RESULTS, "paper.md.tmp"), "w") as f:
+        f.write("# bench/paper.py results (generated)\n" + "\n".join(md) + "\n")
+    os.replace(os.path.join(RESULTS, "paper.md.tmp"), os.path.join(RESULTS, "paper.md"))
+    print("\n".join(md))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    stages = ("grid", "ablation", "generalise", "retained", "report")
+    p.add_argument("--stages", nargs="+", default=list(stages), choices=stages)
+    p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds of ppo, saycan and random")
+    p.add_argument("--llm-seeds", nargs="+", type=int, default=[1, 2], help="seeds of the trained LLM agents")
+    p.add_argument("--model", default="gemma3-270m")
+    a = p.parse_args()
+    os.makedirs(RUNS, exist_ok=True)
+    os.makedirs(RESULTS, exist_ok=True)
+    if "grid" in a.stages:
+        # Priority order, so that a partial grid answers the most: the cheap cells of every task,
+        # then TWOSOME (word) seed by seed, then the other normalisations.
+        for task in a.tasks:
+            for m in [m for m in a.methods if m not in LLM_TRAINED]:
+                for seed in a.seeds:
+                    ensure(task, m, seed, a.model)
+        for m in [m for m in LLM_TRAINED if m in a.methods]:
+            for seed in a.llm_seeds:
+                for task in a.tasks:
+                    ensure(task, m, seed, a.model)
+    if "ablation" in a.stages:
+        for v in VARIANTS:
+            ensure("food", "word", a.llm_seeds[0], a.model, v)
+    seed = a.llm_seeds[0]
+    if "generalise" in a.stages:
+        for task in ("food", "entertainment"):
+            d = run_dir_of(task, "word", seed)
+            if os.path.exists(os.path.join(d, "summary.json")):
+                evaluate_py(["generalise", d, "--episodes", str(EVAL_EPISODES)],
+                            os.path.join(RESULTS, f"generalise-{task}.json"))
+            else:
+                print(f"generalise: {os.path.basename(d)} has not finished; skipped", flush=True)
+    if "retained" in a.stages:
+        for task in TASKS:
+            d = run_dir_of(task, "word", seed)
+            if os.path.exists(os.path.join(d, "summary.json")):
+                evaluate_py(["retained", d], os.path.join(RESULTS, f"retained-{task}.json"))
+    if "report" in a.stages:
+        report(a)
+
+
+if __name__ == "__main__":
+    main()
