@@ -30,7 +30,11 @@ import sys
 
 import numpy as np
 
+from learning import run as launch  # run.py to completion, its JSON summary (bench/ is on sys.path)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from run import atomic_write  # noqa: E402
 RUNS = os.path.join(ROOT, "bench", "runs")  # gitignored: checkpoints are large
 RESULTS = os.path.join(ROOT, "bench", "results")
 TASKS = {  # env, LLM budget, PPO-from-scratch budget, optimal logged return (spec section 6)
@@ -57,16 +61,6 @@ def run_dir_of(task, method, seed, variant="good"):
     return os.path.join(RUNS, f"{task}-{method}{'' if variant == 'good' else '-' + variant}-s{seed}")
 
 
-def launch(cmd, log):
-    """run.py to completion; its JSON summary (the last line it prints)."""
-    with open(log, "a") as f:
-        proc = subprocess.run([sys.executable, *cmd], stdout=subprocess.PIPE, stderr=f, text=True, cwd=ROOT)
-        f.write(proc.stdout)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed with code {proc.returncode}; see {log}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def ensure(task, method, seed, model, variant="good"):
     """Train or evaluate one cell unless it has finished; resume it if it was interrupted."""
     env, llm_budget, ppo_budget, _ = TASKS[task]
@@ -77,24 +71,18 @@ def ensure(task, method, seed, model, variant="good"):
     print(f"{os.path.basename(d)}: ", end="", flush=True)
     if os.path.exists(os.path.join(d, "checkpoint", "state.pt")):
         print("resuming", flush=True)
-        s = launch(["run.py", "--resume", d], log)
+        s = launch(["--resume", d], log)
     else:
         if os.path.exists(d):  # killed before its first checkpoint: start over
             shutil.rmtree(d)
         steps = ppo_budget if method == "ppo" else llm_budget
         print(f"training {steps:,} decisions" if method in (*LLM_TRAINED, "ppo") else "evaluating", flush=True)
-        s = launch(["run.py", "--env", env, "--task", task, *METHODS[method], "--model", model, "--variant", variant,
+        s = launch(["--env", env, "--task", task, *METHODS[method], "--model", model, "--variant", variant,
                     "--seed", str(seed), "--steps", str(steps), "--stop-at-greedy", "0.9",
                     "--eval-episodes", str(EVAL_EPISODES), "--out", d,
                     *(["--threads", "1"] if method in ("ppo", "random") else [])], log)  # MLPs gain nothing from 2
     print(f"  greedy {s['greedy_success']:.0%}, sampled {s['success_rate']:.0%}, return {s['mean_return']:+.3f}, "
           f"{s['decisions']:,} decisions, {s['wall_s']:.0f} s", flush=True)
-
-
-def write_json(path, data):
-    with open(path + ".tmp", "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(path + ".tmp", path)
 
 
 def evaluate_py(args, out):
@@ -161,10 +149,11 @@ def plot(task, cells, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for i, (method, runs) in enumerate(cells.items()):
+    colors = {"word": "C0", "token": "C1", "none": "C2", "ppo": "C3", "saycan": "C4", "random": "0.5"}
+    for method, runs in cells.items():
         if not runs:
             continue
-        color = f"C{i}"
+        color = colors[method]
         for ax, j in zip(axes, (1, 2)):
             if method in ("saycan", "random"):  # untrained: a level, not a curve
                 ax.axhline(np.mean([r["curve"][0][j] for r in runs]), color=color, ls="--", label=method)
@@ -223,10 +212,8 @@ def report(a):
                "| --- | --- | --- | --- | --- | --- |",
                *[f"| {t} | {r['n_questions']} | {r['base']['mc_accuracy']:.1%} | {r['trained']['mc_accuracy']:.1%} | "
                  f"{r['base']['perplexity']:.2f} | {r['trained']['perplexity']:.2f} |" for t, r in kept]]
-    write_json(os.path.join(RESULTS, "paper.json"), results)
-    with open(os.path.join(RESULTS, "paper.md.tmp"), "w") as f:
-        f.write("# bench/paper.py results (generated)\n" + "\n".join(md) + "\n")
-    os.replace(os.path.join(RESULTS, "paper.md.tmp"), os.path.join(RESULTS, "paper.md"))
+    atomic_write(os.path.join(RESULTS, "paper.json"), json.dumps(results, indent=1))
+    atomic_write(os.path.join(RESULTS, "paper.md"), "# bench/paper.py results (generated)\n" + "\n".join(md) + "\n")
     print("\n".join(md))
 
 
