@@ -34,6 +34,7 @@ from learning import run as launch  # run.py to completion, its JSON summary (be
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from prompts import VARIANTS as PROMPTS  # noqa: E402
 from run import atomic_write  # noqa: E402
 RUNS = os.path.join(ROOT, "bench", "runs")  # gitignored: checkpoints are large
 RESULTS = os.path.join(ROOT, "bench", "results")
@@ -52,7 +53,8 @@ METHODS = {
     "random": ["--algo", "random"],
 }
 LLM_TRAINED = ("word", "token", "none")
-VARIANTS = ("no-open-slot", "terse-actions", "mixed-names", "goal-first")  # prompts.VARIANTS less "good"
+UNTRAINED = ("saycan", "random")  # evaluated as they are: a level, not a learning curve
+VARIANTS = tuple(v for v in PROMPTS if v != "good")  # the principle-breaking prompts
 EVAL_EPISODES = 20
 
 
@@ -61,11 +63,15 @@ def run_dir_of(task, method, seed, variant="good"):
     return os.path.join(RUNS, f"{task}-{method}{'' if variant == 'good' else '-' + variant}-s{seed}")
 
 
+def finished(run_dir):
+    return os.path.exists(os.path.join(run_dir, "summary.json"))
+
+
 def ensure(task, method, seed, model, variant="good"):
     """Train or evaluate one cell unless it has finished; resume it if it was interrupted."""
     env, llm_budget, ppo_budget, _ = TASKS[task]
     d = run_dir_of(task, method, seed, variant)
-    if os.path.exists(os.path.join(d, "summary.json")):
+    if finished(d):
         return
     log = d + ".log"
     print(f"{os.path.basename(d)}: ", end="", flush=True)
@@ -76,7 +82,7 @@ def ensure(task, method, seed, model, variant="good"):
         if os.path.exists(d):  # killed before its first checkpoint: start over
             shutil.rmtree(d)
         steps = ppo_budget if method == "ppo" else llm_budget
-        print(f"training {steps:,} decisions" if method in (*LLM_TRAINED, "ppo") else "evaluating", flush=True)
+        print("evaluating" if method in UNTRAINED else f"training {steps:,} decisions", flush=True)
         s = launch(["--env", env, "--task", task, *METHODS[method], "--model", model, "--variant", variant,
                     "--seed", str(seed), "--steps", str(steps), "--stop-at-greedy", "0.9",
                     "--eval-episodes", str(EVAL_EPISODES), "--out", d,
@@ -101,7 +107,7 @@ def cell(task, method, seeds, variant="good"):
     out = []
     for seed in seeds:
         d = run_dir_of(task, method, seed, variant)
-        if not os.path.exists(os.path.join(d, "summary.json")):
+        if not finished(d):
             continue
         s = json.load(open(os.path.join(d, "summary.json")))
         rows = [json.loads(l) for l in open(os.path.join(d, "metrics.jsonl"))]
@@ -109,7 +115,7 @@ def cell(task, method, seeds, variant="good"):
         # Sampled success over the last 20 rollout episodes (once 20 have finished): the greedy
         # criterion is harsh in deterministic envs, where one near-tie no-op loops forever.
         hit_s = next((r["decisions"] for r in rows if r["episodes"] >= 20 and r["charts/success_rate"] >= 0.9), None)
-        trained = method in (*LLM_TRAINED, "ppo")
+        trained = method not in UNTRAINED
         out.append({"seed": seed, "decisions_to_90": hit if trained else None,
                     "decisions_to_90_sampled": hit_s if trained else None,
                     "greedy_success": s["greedy_success"], "success_rate": s["success_rate"],
@@ -139,7 +145,7 @@ def fmt_row(name, s):
         return f"| {name} | not run | | | | | | |"
 
     def hit(key, solved):
-        if name in ("saycan", "random"):
+        if name in UNTRAINED:
             return "untrained"
         return f"{s[key]:,.0f}" if s[key] is not None else f"not reached ({s[solved]}/{s['seeds']} seeds)"
     return (f"| {name} | {s['seeds']} | {hit('decisions_to_90', 'solved_seeds')} | "
@@ -163,13 +169,12 @@ def plot(task, cells, path):
             continue
         color = colors[method]
         for ax, j in zip(axes, (1, 2)):
-            if method in ("saycan", "random"):  # untrained: a level, not a curve
+            if method in UNTRAINED:
                 ax.axhline(np.mean([r["curve"][0][j] for r in runs]), color=color, ls="--", label=method)
                 continue
             # A run that stopped early (solved) holds its last value to the longest run's end.
-            n = max(len(r["curve"]) for r in runs)
             longest = max(runs, key=lambda r: len(r["curve"]))["curve"]
-            x = np.array([c[0] for c in longest])
+            x, n = np.array([c[0] for c in longest]), len(longest)
             y = np.array([[r["curve"][min(t, len(r["curve"]) - 1)][j] for t in range(n)] for r in runs])  # (seeds, n)
             ax.plot(x, y.mean(0), color=color, label=method if method != "word" else "twosome (word)")
             ax.fill_between(x, y.min(0), y.max(0), color=color, alpha=0.2)
@@ -255,7 +260,7 @@ def main():
     if "generalise" in a.stages:
         for task in ("food", "entertainment"):
             d = run_dir_of(task, "word", seed)
-            if os.path.exists(os.path.join(d, "summary.json")):
+            if finished(d):
                 evaluate_py(["generalise", d, "--episodes", str(EVAL_EPISODES)],
                             os.path.join(RESULTS, f"generalise-{task}.json"))
             else:
@@ -263,7 +268,7 @@ def main():
     if "retained" in a.stages:
         for task in TASKS:
             d = run_dir_of(task, "word", seed)
-            if os.path.exists(os.path.join(d, "summary.json")):
+            if finished(d):
                 evaluate_py(["retained", d], os.path.join(RESULTS, f"retained-{task}.json"))
     if "report" in a.stages:
         report(a)
