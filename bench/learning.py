@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -69,7 +70,6 @@ def main():
                 summary = run(["--resume", run_dir], os.path.join(RUNS, f"{task}.log"))
         else:
             if os.path.exists(run_dir):  # a run killed before its first checkpoint: start over
-                import shutil
                 shutil.rmtree(run_dir)
             summary = run([*args, "--out", run_dir], os.path.join(RUNS, f"{task}.log"))
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -85,6 +85,10 @@ def main():
             "loadavg_15min_at_end": round(os.getloadavg()[2], 2),  # > 2 means the 2 cores were shared
             "curve": [(r["decisions"], r.get("eval/greedy_success"), r["charts/success_rate"]) for r in rows],
         }
+        # The run's own per-update log (losses, KL, decisions/s) is kept beside the summary.
+        os.makedirs(os.path.join(os.path.dirname(RESULT), "learning-runs"), exist_ok=True)
+        shutil.copyfile(os.path.join(run_dir, "metrics.jsonl"),
+                        os.path.join(os.path.dirname(RESULT), "learning-runs", f"{task}-word-s{a.seed}.jsonl"))
         print(task, json.dumps({k: v for k, v in results[task].items() if k != "curve"}), flush=True)
         save(results)  # after every stage: an interrupted benchmark keeps what it measured
 
