@@ -38,7 +38,7 @@ import ppo
 # The actor learning rate was found by experiment (Gemma 3 270M, fp32; bench/results/lr-sweep/):
 # 1e-4 moved the policy by a KL of ~1e-4 per update and learnt nothing in 2,300 Tomato Salad
 # decisions; 1e-3 collapsed the entropy to 0.01 within 10 updates, onto "chop the tomato" forever;
-# 3e-4 raised sampled Tomato Salad success from 35 % to 79 % in 1,536 decisions (the first two
+# 3e-4 raised sampled rollout success on Tomato Salad to 79 % in 1,536 decisions (the first two
 # ran before the value head's small last layer: not a clean comparison, but a one-session budget).
 TASK_DEFAULTS = {
     #                  ours: budget, lr (actor), lr (critic)   PAPER: budget, lr (actor), lr (critic)
