@@ -176,7 +176,9 @@ def plot(task, cells, path):
             longest = max(runs, key=lambda r: len(r["curve"]))["curve"]
             x, n = np.array([c[0] for c in longest]), len(longest)
             y = np.array([[r["curve"][min(t, len(r["curve"]) - 1)][j] for t in range(n)] for r in runs])  # (seeds, n)
-            ax.plot(x, y.mean(0), color=color, label=method if method != "word" else "twosome (word)")
+            # word wide and token dashed on top: with Gemma 3 the two coincide (bench/tokens.py)
+            style = {"word": {"lw": 3.5, "alpha": 0.6}, "token": {"ls": "--"}}.get(method, {})
+            ax.plot(x, y.mean(0), color=color, label=method if method != "word" else "twosome (word)", **style)
             ax.fill_between(x, y.min(0), y.max(0), color=color, alpha=0.2)
     axes[1].axhline(TASKS[task][3], color="k", ls=":", label="oracle")
     for ax, label in zip(axes, ("sampled success (last 20 episodes)", "discounted return")):
