@@ -121,6 +121,9 @@ def cell(task, method, seeds, variant="good"):
                     "greedy_success": s["greedy_success"], "success_rate": s["success_rate"],
                     "mean_return": s["mean_return"], "return_vs_optimum": s["mean_return"] / TASKS[task][3],
                     "decisions": s["decisions"], "wall_s": round(s["wall_s"], 1),
+                    # the policy's entropy (nats) in the first and the last update: how spread the
+                    # prior is over the valid actions, and how far training narrowed it
+                    "entropy_first_update": rows[0].get("losses/entropy"), "entropy_last_update": rows[-1].get("losses/entropy"),
                     "curve": [(r["decisions"], r["charts/success_rate"], r["charts/episodic_return"],
                                r.get("eval/greedy_success")) for r in rows]})
     return out
