@@ -101,18 +101,18 @@ def main():
     if "throughput" not in a.stages:
         return
     # Throughput: one update of the fast path against one of the plain path, same settings.
-    tp = {}
+    dps, rss = {}, {}  # decisions/s and peak RSS (MB) of each path
     for fast in ("--fast", "--no-fast"):
         out = os.path.join(RUNS, f"throughput{fast}-{int(time.time())}")
         summary = run(["--env", "virtualhome", "--task", "food", "--model", a.model, "--steps", "128", "--eval-episodes", "0",
              "--eval-every", "0", fast, "--out", out], os.path.join(RUNS, "throughput.log"))
-        tp[fast] = rows_of(out)[0]["charts/decisions_per_s"], summary["peak_rss_mb"]
-    results["throughput"] = {"fast_dps": round(tp["--fast"][0], 3), "plain_dps": round(tp["--no-fast"][0], 3),
-                             "ratio": round(tp["--fast"][0] / tp["--no-fast"][0], 2),
-                             "peak_rss_mb_fast": tp["--fast"][1], "peak_rss_mb_plain": tp["--no-fast"][1]}
+        dps[fast], rss[fast] = rows_of(out)[0]["charts/decisions_per_s"], summary["peak_rss_mb"]
+    results["throughput"] = {"fast_dps": round(dps["--fast"], 3), "plain_dps": round(dps["--no-fast"], 3),
+                             "ratio": round(dps["--fast"] / dps["--no-fast"], 2),
+                             "peak_rss_mb_fast": rss["--fast"], "peak_rss_mb_plain": rss["--no-fast"]}
     # Peak RSS with the default (fast) path, over the training runs and the fast update; the plain
     # path scores every (state, action) pair in full and needs more (peak_rss_mb_plain above).
-    results["peak_rss_mb"] = max([tp["--fast"][1]] + [results[t]["peak_rss_mb_so_far"] for t in TASKS if t in results])
+    results["peak_rss_mb"] = max([rss["--fast"]] + [results[t]["peak_rss_mb_so_far"] for t in TASKS if t in results])
     save(results)
     print(json.dumps({k: v for k, v in results.items() if k not in TASKS} |
                      {t: {k: v for k, v in results[t].items() if k != "curve"} for t in TASKS if t in results}))

@@ -20,19 +20,18 @@ sys.path.insert(0, ROOT)
 import llm_policy  # noqa: E402
 import overcooked_env  # noqa: E402
 import virtualhome_env  # noqa: E402
+import run  # noqa: E402
 from prompts import VARIANTS  # noqa: E402
-from run import atomic_write  # noqa: E402
 
 RESULT = os.path.join(ROOT, "bench", "results", "tokens.json")
 
 
-def phrases(module, make, episodes=50, seed=0):
+def phrases(env, episodes=50, seed=0):
     """Every action phrase offered in the oracle's episode and in `episodes` random ones."""
     seen, rng = set(), random.Random(seed)
     for ep in range(episodes + 1):
-        env = make()
         _, info = env.reset(seed=ep)
-        plan = module.oracle_plan(env) if ep == 0 else None
+        plan = run.env_module(env).oracle_plan(env) if ep == 0 else None
         for t in range(200):
             seen |= set(info["action_texts"])
             a = plan[t] if plan else rng.choice(list(info["action_ids"]))
@@ -48,12 +47,13 @@ def main():
     p.add_argument("--model", default="gemma3-270m")
     a = p.parse_args()
     _, tokenizer = llm_policy.load_model(a.model)  # the weights come along; only the tokenizer is used
-    tasks = [(overcooked_env, overcooked_env.OvercookedEnv, t) for t in overcooked_env.TASKS] + \
-            [(virtualhome_env, virtualhome_env.VirtualHomeEnv, t) for t in virtualhome_env.TASKS]
+    # every task either environment defines, the unseen VirtualHome ones included
+    tasks = [(overcooked_env.OvercookedEnv, t) for t in overcooked_env.TASKS] + \
+            [(virtualhome_env.VirtualHomeEnv, t) for t in virtualhome_env.TASKS]
     results, total, differ = {"model": a.model}, 0, 0
-    for module, cls, task in tasks:
+    for cls, task in tasks:
         for variant in VARIANTS:
-            texts = phrases(module, lambda: cls(task=task, variant=variant))
+            texts = phrases(cls(task=task, variant=variant))
             counts = [(t, len(tokenizer(" " + t, add_special_tokens=False).input_ids), len(t.split())) for t in texts]
             odd = [{"action": t, "tokens": n_tok, "words": n_word} for t, n_tok, n_word in counts if n_tok != n_word]
             results[f"{task}/{variant}"] = {"phrases": len(texts), "tokens_differ_from_words": odd}
@@ -61,7 +61,7 @@ def main():
             print(f"{task:15s} {variant:14s} {len(texts):3d} phrases, {len(odd)} with tokens != words"
                   + (f": {', '.join(o['action'] for o in odd[:3])}" if odd else ""), flush=True)
     results["summary"] = {"phrases": total, "tokens_differ_from_words": differ}
-    atomic_write(RESULT, json.dumps(results, indent=1))
+    run.atomic_write(RESULT, json.dumps(results, indent=1))
     print(json.dumps(results["summary"]))
 
 
