@@ -5,10 +5,10 @@ Stages (run them all, or some with --stages):
   grid        4 tasks x {twosome word, token, none, ppo, saycan, random} x seeds, each one run.py
               subprocess in bench/runs/<task>-<method>-s<seed> (gitignored). Claims (i) and (ii).
   ablation    TWOSOME (word) on Food Preparation with each principle-breaking prompt of prompts.py.
-  generalise  the Food-trained agent on the unseen tasks and Entertainment, the Entertainment-
-              trained agent on Food, each against SayCan on the same prompts (evaluate.py). (iii)
+  generalise  each Food- and each Entertainment-trained agent (word, every seed) on every other
+              VirtualHome task, against SayCan on the same prompts (evaluate.py). (iii)
   retained    multiple-choice accuracy and held-out perplexity, base model against each trained
-              agent (evaluate.py). (iv)
+              agent, word, every seed (evaluate.py). (iv)
   report      bench/results/paper.json, paper.md (the tables) and paper-<task>.png (the curves)
               from whatever has finished.
 A finished run (summary.json) is kept; an interrupted one resumes from its checkpoint; so the
@@ -211,25 +211,26 @@ def report(a):
         results["ablation"] = abl
         md += ["\n### prompt ablation (food, word)\n", HEADER.replace("method", "prompt"),
                *[fmt_row(v, s) for v, s in abl.items()]]
-    for name in ("generalise-food", "generalise-entertainment", *[f"retained-{t}" for t in TASKS]):
-        p = os.path.join(RESULTS, f"{name}.json")
-        if os.path.exists(p):
-            results[name] = json.load(open(p))
-    for src in ("food", "entertainment"):
-        g = results.get(f"generalise-{src}")
-        if g:
-            md += [f"\n### zero-shot generalisation of the agent trained on {src} ({EVAL_EPISODES} sampled episodes)\n",
-                   "| task | TWOSOME greedy | TWOSOME sampled | SayCan greedy | SayCan sampled |", "| --- | --- | --- | --- | --- |",
-                   *[f"| {t} | {r['twosome']['greedy_success']:.0%} | {r['twosome']['success_rate']:.0%} | "
-                     f"{r['saycan']['greedy_success']:.0%} | {r['saycan']['success_rate']:.0%} |"
-                     for t, r in g.items() if isinstance(r, dict) and "twosome" in r]]
-    kept = [(t, results[f"retained-{t}"]) for t in TASKS if f"retained-{t}" in results]
+    # every generalise-/retained- result on disk, whichever seeds the agents had
+    evals = [(kind, task, seed) for kind, tasks in (("generalise", ("food", "entertainment")), ("retained", TASKS))
+             for task in tasks for seed in range(1, 10)
+             if os.path.exists(os.path.join(RESULTS, f"{kind}-{task}-s{seed}.json"))]
+    for kind, task, seed in evals:
+        results[f"{kind}-{task}-s{seed}"] = json.load(open(os.path.join(RESULTS, f"{kind}-{task}-s{seed}.json")))
+    for _, src, seed in [e for e in evals if e[0] == "generalise"]:
+        g = results[f"generalise-{src}-s{seed}"]
+        md += [f"\n### zero-shot generalisation of the agent trained on {src}, seed {seed} ({EVAL_EPISODES} sampled episodes)\n",
+               "| task | TWOSOME greedy | TWOSOME sampled | SayCan greedy | SayCan sampled |", "| --- | --- | --- | --- | --- |",
+               *[f"| {t} | {r['twosome']['greedy_success']:.0%} | {r['twosome']['success_rate']:.0%} | "
+                 f"{r['saycan']['greedy_success']:.0%} | {r['saycan']['success_rate']:.0%} |"
+                 for t, r in g.items() if isinstance(r, dict) and "twosome" in r]]
+    kept = [(t, seed, results[f"retained-{t}-s{seed}"]) for kind, t, seed in evals if kind == "retained"]
     if kept:
         md += ["\n### retained language ability (base model = adapter off)\n",
-               "| agent trained on | questions | accuracy base | accuracy trained | perplexity base | perplexity trained |",
-               "| --- | --- | --- | --- | --- | --- |",
-               *[f"| {t} | {r['n_questions']} | {r['base']['mc_accuracy']:.1%} | {r['trained']['mc_accuracy']:.1%} | "
-                 f"{r['base']['perplexity']:.2f} | {r['trained']['perplexity']:.2f} |" for t, r in kept]]
+               "| agent trained on | seed | questions | accuracy base | accuracy trained | perplexity base | perplexity trained |",
+               "| --- | --- | --- | --- | --- | --- | --- |",
+               *[f"| {t} | {seed} | {r['n_questions']} | {r['base']['mc_accuracy']:.1%} | {r['trained']['mc_accuracy']:.1%} | "
+                 f"{r['base']['perplexity']:.2f} | {r['trained']['perplexity']:.2f} |" for t, seed, r in kept]]
     atomic_write(os.path.join(RESULTS, "paper.json"), json.dumps(results, indent=1))
     atomic_write(os.path.join(RESULTS, "paper.md"), "# bench/paper.py results (generated)\n" + "\n".join(md) + "\n")
     print("\n".join(md))
@@ -261,20 +262,23 @@ def main():
     if "ablation" in a.stages:
         for v in VARIANTS:
             ensure("food", "word", a.llm_seeds[0], a.model, v)
-    seed = a.llm_seeds[0]
+    # Generalisation and retained ability of each trained TWOSOME (word) agent, seed by seed: an
+    # agent that never saw a reward says little, so the seeds that learnt are the ones to read.
     if "generalise" in a.stages:
-        for task in ("food", "entertainment"):
-            d = run_dir_of(task, "word", seed)
-            if finished(d):
-                evaluate_py(["generalise", d, "--episodes", str(EVAL_EPISODES)],
-                            os.path.join(RESULTS, f"generalise-{task}.json"))
-            else:
-                print(f"generalise: {os.path.basename(d)} has not finished; skipped", flush=True)
+        for task in [t for t in ("food", "entertainment") if t in a.tasks]:
+            for seed in a.llm_seeds:
+                d = run_dir_of(task, "word", seed)
+                if finished(d):
+                    evaluate_py(["generalise", d, "--episodes", str(EVAL_EPISODES)],
+                                os.path.join(RESULTS, f"generalise-{task}-s{seed}.json"))
+                else:
+                    print(f"generalise: {os.path.basename(d)} has not finished; skipped", flush=True)
     if "retained" in a.stages:
-        for task in TASKS:
-            d = run_dir_of(task, "word", seed)
-            if finished(d):
-                evaluate_py(["retained", d], os.path.join(RESULTS, f"retained-{task}.json"))
+        for task in a.tasks:
+            for seed in a.llm_seeds:
+                d = run_dir_of(task, "word", seed)
+                if finished(d):
+                    evaluate_py(["retained", d], os.path.join(RESULTS, f"retained-{task}-s{seed}.json"))
     if "report" in a.stages:
         report(a)
 
