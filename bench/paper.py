@@ -211,9 +211,9 @@ def report(a):
         results["ablation"] = abl
         md += ["\n### prompt ablation (food, word)\n", HEADER.replace("method", "prompt"),
                *[fmt_row(v, s) for v, s in abl.items()]]
-    # every generalise-/retained- result on disk, whichever seeds the agents had
+    # the generalise-/retained- results of the --llm-seeds agents that exist (as for the grid's cells)
     evals = [(kind, task, seed) for kind, tasks in (("generalise", ("food", "entertainment")), ("retained", TASKS))
-             for task in tasks for seed in range(1, 10)
+             for task in tasks for seed in a.llm_seeds
              if os.path.exists(os.path.join(RESULTS, f"{kind}-{task}-s{seed}.json"))]
     for kind, task, seed in evals:
         results[f"{kind}-{task}-s{seed}"] = json.load(open(os.path.join(RESULTS, f"{kind}-{task}-s{seed}.json")))
