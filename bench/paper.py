@@ -63,6 +63,14 @@ def run_dir_of(task, method, seed, variant="good"):
     return os.path.join(RUNS, f"{task}-{method}{'' if variant == 'good' else '-' + variant}-s{seed}")
 
 
+GENERALISE_FROM = ("food", "entertainment")  # whose trained agents are tested on the other VirtualHome tasks
+
+
+def eval_file_of(kind, task, seed):
+    """evaluate.py's result ("generalise" or "retained") for the word agent of (task, seed)."""
+    return os.path.join(RESULTS, f"{kind}-{task}-s{seed}.json")
+
+
 def finished(run_dir):
     return os.path.exists(os.path.join(run_dir, "summary.json"))
 
@@ -212,19 +220,17 @@ def report(a):
         md += ["\n### prompt ablation (food, word)\n", HEADER.replace("method", "prompt"),
                *[fmt_row(v, s) for v, s in abl.items()]]
     # the generalise-/retained- results of the --llm-seeds agents that exist (as for the grid's cells)
-    evals = [(kind, task, seed) for kind, tasks in (("generalise", ("food", "entertainment")), ("retained", TASKS))
-             for task in tasks for seed in a.llm_seeds
-             if os.path.exists(os.path.join(RESULTS, f"{kind}-{task}-s{seed}.json"))]
-    for kind, task, seed in evals:
-        results[f"{kind}-{task}-s{seed}"] = json.load(open(os.path.join(RESULTS, f"{kind}-{task}-s{seed}.json")))
-    for _, src, seed in [e for e in evals if e[0] == "generalise"]:
-        g = results[f"generalise-{src}-s{seed}"]
+    evals = {(kind, task, seed): json.load(open(eval_file_of(kind, task, seed)))
+             for kind, tasks in (("generalise", GENERALISE_FROM), ("retained", TASKS))
+             for task in tasks for seed in a.llm_seeds if os.path.exists(eval_file_of(kind, task, seed))}
+    results |= {f"{kind}-{task}-s{seed}": r for (kind, task, seed), r in evals.items()}
+    for src, seed, g in [(t, seed, r) for (kind, t, seed), r in evals.items() if kind == "generalise"]:
         md += [f"\n### zero-shot generalisation of the agent trained on {src}, seed {seed} ({EVAL_EPISODES} sampled episodes)\n",
                "| task | TWOSOME greedy | TWOSOME sampled | SayCan greedy | SayCan sampled |", "| --- | --- | --- | --- | --- |",
                *[f"| {t} | {r['twosome']['greedy_success']:.0%} | {r['twosome']['success_rate']:.0%} | "
                  f"{r['saycan']['greedy_success']:.0%} | {r['saycan']['success_rate']:.0%} |"
                  for t, r in g.items() if isinstance(r, dict) and "twosome" in r]]
-    kept = [(t, seed, results[f"retained-{t}-s{seed}"]) for kind, t, seed in evals if kind == "retained"]
+    kept = [(t, seed, r) for (kind, t, seed), r in evals.items() if kind == "retained"]
     if kept:
         md += ["\n### retained language ability (base model = adapter off)\n",
                "| agent trained on | seed | questions | accuracy base | accuracy trained | perplexity base | perplexity trained |",
@@ -265,12 +271,12 @@ def main():
     # Generalisation and retained ability of each trained TWOSOME (word) agent, seed by seed: an
     # agent that never saw a reward says little, so the seeds that learnt are the ones to read.
     if "generalise" in a.stages:
-        for task in [t for t in ("food", "entertainment") if t in a.tasks]:
+        for task in [t for t in GENERALISE_FROM if t in a.tasks]:
             for seed in a.llm_seeds:
                 d = run_dir_of(task, "word", seed)
                 if finished(d):
                     evaluate_py(["generalise", d, "--episodes", str(EVAL_EPISODES)],
-                                os.path.join(RESULTS, f"generalise-{task}-s{seed}.json"))
+                                eval_file_of("generalise", task, seed))
                 else:
                     print(f"generalise: {os.path.basename(d)} has not finished; skipped", flush=True)
     if "retained" in a.stages:
@@ -278,7 +284,7 @@ def main():
             for seed in a.llm_seeds:
                 d = run_dir_of(task, "word", seed)
                 if finished(d):
-                    evaluate_py(["retained", d], os.path.join(RESULTS, f"retained-{task}-s{seed}.json"))
+                    evaluate_py(["retained", d], eval_file_of("retained", task, seed))
     if "report" in a.stages:
         report(a)
 
