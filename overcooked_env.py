@@ -7,7 +7,11 @@ food chopped, +1 for the right salad (terminates), -0.1 per wrong delivery, -0.0
 primitive step. A macro's reward is sum_j 0.99^j r_j, so the logged return sum_t 0.99^t r_t is
 the sum over macros of 0.99^(primitive steps before the macro) * its reward.
 Interface: obs is the raw-integer feature vector; info has "prompt", "action_texts",
-"action_ids", "action_mask", "success", "macro_steps". step() after the end raises.
+"action_ids", "action_mask", "success", "macro_steps", "invalid_action". step() after the end
+raises, and so does an action outside action_space (ValueError). Every action in action_space is
+valid in every state (info["invalid_action"] is always False): a macro with nothing to do waits
+one primitive step and pays its cost. action_masks() gives info["action_mask"] (MaskablePPO's
+convention). render_mode "ansi" draws the whole kitchen as text, "rgb_array" as 20-px tiles.
 Quirks (spec section 3): 1. the 200-step limit gives truncated=True (faithful=True: terminated);
 2. the 0.99 inside a macro, 3. "chop the <food>" for a chopped food, 4. "walk to" while holding
 chopped food, 5. Tomato Salad's bowl never "empty": kept in both modes, they are the task.
@@ -228,6 +232,92 @@ def make_view(s, task):
     }
 
 
+# render_mode="ansi": three characters a cell; a letter for each item, upper case once chopped.
+LETTERS = {"tomato": "t", "lettuce": "l", "onion": "o", "plate": "p"}
+# render_mode="rgb_array": one colour per kind of cell and per item; chopped food is paler.
+TILE = 20  # pixels per cell
+COLOURS = {"floor": (235, 225, 205), "counter": (140, 95, 60), "board": (205, 170, 110),
+           "delivery": (90, 90, 100), "agent": (50, 90, 210), "plate": (250, 250, 250),
+           ("tomato", False): (215, 30, 30), ("tomato", True): (255, 150, 140),
+           ("lettuce", False): (30, 130, 30), ("lettuce", True): (160, 230, 110),
+           ("onion", False): (130, 50, 150), ("onion", True): (225, 185, 240)}
+
+
+def kind_of(cell, task):
+    if is_floor(cell):
+        return "floor"
+    return ("board" if cell in TASKS[task]["boards"] else
+            "delivery" if cell == DELIVERY else "counter")
+
+
+def in_plate(s):
+    return sorted(f for f, w in s["where"].items() if w == "plate")
+
+
+def describe(s, name):
+    return "plate" if name == "plate" else ("chopped " if chopped(s, name) else "raw ") + name
+
+
+def render_ansi(s, task):
+    """The whole kitchen (not only the agent's 5x5 view), a legend, the hands, the clock."""
+    items = {w: n for n, w in s["where"].items() if isinstance(w, tuple)}
+    rows = []
+    for r in range(7):
+        row = ""
+        for c in range(7):
+            cell, name = (r, c), items.get((r, c))
+            letter = "" if name is None else LETTERS[name]
+            if name is not None and (chopped(s, name) or (name == "plate" and in_plate(s))):
+                letter = letter.upper()
+            kind = kind_of(cell, task)
+            if cell == s["agent"]:
+                row += " @ "
+            elif kind == "floor":
+                row += " . "
+            elif kind == "board":
+                row += f"[{letter or ' '}]"
+            else:
+                row += f" {letter or ('D' if kind == 'delivery' else '#')} "
+        rows.append(row.rstrip())
+    foods = "  ".join(f"{LETTERS[f]} {f}" for f in TASKS[task]["foods"])
+    hand = held(s)
+    return "\n".join(rows + [
+        "@ you  # counter  [ ] cutting board  D delivery",
+        f"{foods}  p plate; upper case: chopped (a plate: with food in it)",
+        f"holding: {describe(s, hand) if hand else 'nothing'}; in the plate: "
+        f"{', '.join(describe(s, f) for f in in_plate(s)) or 'nothing'}",
+        f"goal: {TASKS[task]['dish']}; primitive step {s['t']} of {HORIZON}"])
+
+
+def render_rgb(s, task):
+    """The whole kitchen as a (140, 140, 3) uint8 picture: cells, then the agent, then items
+    (held ones small, on the agent); a plate shows its food as stripes inside it."""
+    img = np.zeros((7 * TILE, 7 * TILE, 3), dtype=np.uint8)
+
+    def paint(cell, colour, margin, part=0, parts=1):  # the part-th of `parts` vertical stripes
+        top, left = cell[0] * TILE + margin, cell[1] * TILE + margin
+        width = (TILE - 2 * margin) // parts
+        img[top:top + TILE - 2 * margin, left + part * width:left + (part + 1) * width] = colour
+
+    for r in range(7):
+        for c in range(7):  # a darker outline keeps neighbouring cells apart
+            colour = np.array(COLOURS[kind_of((r, c), task)])
+            paint((r, c), colour * 3 // 4, 0)
+            paint((r, c), colour, 1)
+    paint(s["agent"], COLOURS["agent"], 2)
+    for name, where in s["where"].items():
+        if where == "plate":
+            continue  # drawn inside the plate below
+        margin = 5 if where == "held" else 3
+        cell = position(s, name)
+        paint(cell, COLOURS["plate" if name == "plate" else (name, chopped(s, name))], margin)
+        if name == "plate":
+            inside = in_plate(s)
+            for k, food in enumerate(inside):
+                paint(cell, COLOURS[(food, True)], margin + 2, k, len(inside))
+    return img
+
+
 def state_key(s):
     return s["agent"], tuple(sorted(s["where"].items())), tuple(sorted(s["chops"].items()))
 
@@ -259,26 +349,35 @@ def oracle_plan(env):
 class OvercookedEnv(gym.Env):
     """One kitchen, one agent; the policy picks macro-actions by id (see module docstring)."""
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
-    def __init__(self, task="tomato", variant="good", faithful=False):
+    def __init__(self, task="tomato", variant="good", faithful=False, render_mode=None):
         if task not in TASKS:
             raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"unknown render_mode {render_mode!r}; known: "
+                             f"{', '.join(self.metadata['render_modes'])} or None")
         prompts.check_variant(variant)
         self.task, self.variant, self.faithful = task, variant, faithful
+        self.render_mode = render_mode
         n = len(ACTIONS[task])
         self.action_space = gym.spaces.Discrete(n)
         self.observation_space = gym.spaces.Box(0, 6, shape=(len(observe(new_state(task), task)),),
                                                 dtype=np.int64)
         self.state, self.over = new_state(task), True
 
+    def action_masks(self):
+        """Which actions are valid now: all of them, in every state (see the module docstring)."""
+        return np.ones(self.action_space.n, dtype=bool)
+
     def _info(self, macro_steps):
         view = make_view(self.state, self.task)
         n = self.action_space.n
         return {"prompt": prompts.overcooked_prompt(view, self.variant),
                 "action_texts": prompts.overcooked_action_texts(view, self.variant),
-                "action_ids": list(range(n)), "action_mask": np.ones(n, dtype=bool),
-                "success": self.state["success"], "macro_steps": macro_steps}
+                "action_ids": list(range(n)), "action_mask": self.action_masks(),
+                "success": self.state["success"], "macro_steps": macro_steps,
+                "invalid_action": False}
 
     def reset(self, seed=None, options=None):
         super().reset(seed=seed)  # the task itself is deterministic (spec quirk 12)
@@ -286,11 +385,11 @@ class OvercookedEnv(gym.Env):
         return observe(self.state, self.task), self._info(0)
 
     def step(self, action):
-        n = self.action_space.n
-        if not (isinstance(action, (int, np.integer)) and 0 <= action < n):
+        if not self.action_space.contains(action):
             valid = dict(enumerate(prompts.overcooked_action_texts(
                 make_view(self.state, self.task), self.variant)))
-            raise ValueError(f"action {action!r} is not valid; valid actions: {valid}")
+            raise ValueError(f"action {action!r} is outside the action space {self.action_space}; "
+                             f"valid actions: {valid}")
         if self.over:
             raise RuntimeError("the episode is over (or never started): call reset() first")
         rewards = run_macro(self.state, int(action), self.task)
@@ -304,6 +403,15 @@ class OvercookedEnv(gym.Env):
         obs = observe(self.state, self.task)
         return obs, reward, terminated, truncated, self._info(len(rewards))
 
+    def render(self):
+        """The current state as text ("ansi") or a picture ("rgb_array"); None without a mode."""
+        if self.render_mode is None:
+            gym.logger.warn("render() without a render_mode: make the env with "
+                            f"render_mode= one of {self.metadata['render_modes']}")
+            return None
+        draw = render_ansi if self.render_mode == "ansi" else render_rgb
+        return draw(self.state, self.task)
+
 
 for _id, _task in (("TWOSOME/TomatoSalad-v0", "tomato"),
                    ("TWOSOME/TomatoLettuceSalad-v0", "tomato-lettuce")):
@@ -313,9 +421,10 @@ for _id, _task in (("TWOSOME/TomatoSalad-v0", "tomato"),
 
 if __name__ == "__main__":
     for task in TASKS:  # the oracle's plan, played as the LLM would read it
-        env = OvercookedEnv(task)
+        env = OvercookedEnv(task, render_mode="ansi")
         obs, info = env.reset()
         print(f"=== {task}, first observation: {' '.join(map(str, obs))}")
+        print(env.render())
         print(textwrap.fill(info["prompt"], 92))
         logged, t = 0.0, 0
         for a in oracle_plan(env):
@@ -328,6 +437,17 @@ if __name__ == "__main__":
 
 # Expected output:
 # === tomato, first observation: 0 5 0 0 0 0 0 0 0 1 4 1 0 0 0 0 0 0
+#  #  #  #  #  #  t  #
+# [ ] .  .  .  @  .  #
+#  #  .  .  .  .  .  #
+#  D  .  .  .  .  .  #
+#  #  .  .  .  .  .  #
+#  #  .  .  .  .  .  #
+#  #  #  #  #  #  p  #
+# @ you  # counter  [ ] cutting board  D delivery
+# t tomato  p plate; upper case: chopped (a plate: with food in it)
+# holding: nothing; in the plate: nothing
+# goal: tomato salad; primitive step 0 of 200
 # There is one cutting board in the kitchen. You notice a tomato on the table. You stand away
 # from the cutting board with nothing in your hands. To make a tomato salad, you should first
 #   pick up the tomato                            k=2   reward -0.0020
@@ -338,6 +458,17 @@ if __name__ == "__main__":
 #   serve the dish                                k=7   reward +0.9347
 # success=True after 28 primitive steps, logged return 0.9205
 # === tomato-lettuce, first observation: 0 5 0 1 6 0 2 6 0 0 0 0 0 0 0 0 0 1 4 0 0 0 1 0 0 0
+#  #  #  #  #  #  t  #
+# [ ] .  .  .  @  .  l
+# [ ] .  .  .  .  .  o
+#  D  .  .  .  .  .  #
+#  #  .  .  .  .  .  #
+#  #  .  .  .  .  .  #
+#  #  #  #  #  #  p  #
+# @ you  # counter  [ ] cutting board  D delivery
+# t tomato  l lettuce  o onion  p plate; upper case: chopped (a plate: with food in it)
+# holding: nothing; in the plate: nothing
+# goal: lettuce-tomato salad; primitive step 0 of 200
 # There are two cutting boards in the kitchen. You notice a tomato, a lettuce and an onion on
 # the tables. You stand away from the cutting boards with nothing in your hands. To make a
 # tomato-lettuce salad, you should first

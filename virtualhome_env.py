@@ -6,8 +6,11 @@ hamburger, apple-pie, pizza, washing-plate, laundry: Food Preparation with other
 text). Instead of VirtualHome's 358-node graph we keep the rooms, the relevant objects, the
 surfaces they rest on, and the rules of TWOSOME's evolving graph that the tasks exercise.
 Interface (as overcooked_env.py): gymnasium reset/step, obs = the binary feature vector, info =
-"prompt", "action_texts", "action_ids", "action_mask", "success". An action outside the valid
-set raises ValueError. Quirks of the original (spec numbering), faithful=False | faithful=True:
+"prompt", "action_texts", "action_ids", "action_mask", "success", "invalid_action". An action in
+action_space but not in the valid set changes nothing (the original ran its script line all the
+same), spends the decision (reward 0) and sets info["invalid_action"]; one outside action_space
+raises ValueError. action_masks() gives info["action_mask"]; render_mode="ansi" prints the whole
+scene. Quirks of the original (spec numbering), faithful=False | faithful=True:
   1  the 50-decision time limit is reported as `truncated` | as `terminated`
   6  "stand up" is offered while sitting | it is not, so sitting down early is a trap
   8  the kitchen offers "walk to" only visible items | also the unseen one (that walk fails)
@@ -276,15 +279,57 @@ def is_success(v):
             and (v["close_to_chips"] or v["chips_on_coffeetable"]))
 
 
+def render_ansi(task, scene, t):
+    """The whole scene (not only what the agent sees): each room with what stands in it, what
+    lies on or in that, the objects' states; then where the agent is, what it is next to and
+    what it holds. @ marks the agent's room and the lines about the agent."""
+    names = prompts.VH_NAMES | prompts.VH_RENAMES[task] | {
+        "kitchentable": "kitchen table", "kitchencounter": "kitchen counter"}
+    order = [node for node, _, _ in LAYOUT]
+    hands = held(scene)
+    here = room_of(scene, "character")
+
+    def listed(nodes, say=lambda n: names[n]):
+        return ", ".join(say(n) for n in sorted(nodes, key=order.index)) or "nothing"
+
+    def describe(node):  # open/closed before on/off
+        states = ", ".join(sorted((st.lower() for n, st in scene.states if n == node),
+                                  key=lambda st: (st in ("on", "off"), st)))
+        text = names[node] + (f" [{states}]" if states else "")
+        for relation, word in (("ON", "on"), ("INSIDE", "in")):
+            inner = {a for a, rel, b in scene.edges
+                     if rel == relation and b == node and a in order and a not in hands}
+            text += f" ({word} it: {listed(inner, describe)})" if inner else ""
+        return text
+
+    lines = []
+    for room in ROOMS:
+        standing = {n for n in order if (n, "INSIDE", room) in scene.edges
+                    and not scene.targets(n, "ON") and n not in hands}
+        head = f"{'@' if room == here else ' '} {names[room]}: "
+        things = [describe(n) for n in sorted(standing, key=order.index)] or ["nothing"]
+        wide = len(head + ", ".join(things)) > 92  # then one thing a line
+        lines.append(head + (",\n    " if wide else ", ").join(things))
+    posture = "sitting on the sofa" if ("character", "SITTING") in scene.states else "standing"
+    facing = ", facing the TV" if ("character", "FACING", "tv") in scene.edges else ""
+    near = scene.targets("character", "CLOSE") - hands
+    lines.append(f"@ you: in the {names[here]}, {posture}{facing}; decision {t} of {HORIZON}")
+    lines.append(f"  next to: {listed(near)}; holding: {listed(hands)}")
+    return "\n".join(lines)
+
+
 class VirtualHomeEnv(gym.Env):
     """One VirtualHome task; +1 and terminated on success, 0 otherwise, 50 decisions at most."""
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["ansi"], "render_fps": 2}
 
-    def __init__(self, task="food", variant="good", faithful=False):
+    def __init__(self, task="food", variant="good", faithful=False, render_mode=None):
         if task not in TASKS:
             raise ValueError(f"unknown VirtualHome task {task!r}; known: {', '.join(TASKS)}")
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"unknown render_mode {render_mode!r}; known: ansi or None")
         prompts.check_variant(variant)
         self.task, self.variant, self.faithful = task, variant, faithful
+        self.render_mode = render_mode
         fun = task == "entertainment"
         self.actions = ENTERTAINMENT_ACTIONS if fun else FOOD_ACTIONS
         self.feature_names = ENTERTAINMENT_FEATURES if fun else FOOD_FEATURES
@@ -295,14 +340,19 @@ class VirtualHomeEnv(gym.Env):
     def view(self):
         return make_view(self.task, self.scene)
 
-    def _observe(self):
+    def action_masks(self):
+        """Which actions are valid now, as a bool array over action_space (MaskablePPO's
+        convention); the same as info["action_mask"] of the latest reset or step."""
+        return np.isin(np.arange(self.action_space.n), valid_actions(self.view(), self.faithful))
+
+    def _observe(self, invalid_action=False):
         view = self.view()
         ids = valid_actions(view, self.faithful)
-        mask = np.isin(np.arange(self.action_space.n), ids)
         commands = [self.actions[i] for i in ids]
         info = {"prompt": prompts.virtualhome_prompt(view, self.variant),
                 "action_texts": prompts.virtualhome_action_texts(view, commands, self.variant),
-                "action_ids": ids, "action_mask": mask, "success": is_success(view)}
+                "action_ids": ids, "action_mask": self.action_masks(), "success": is_success(view),
+                "invalid_action": invalid_action}
         return np.array([view[k] for k in self.feature_names], dtype=np.float32), info
 
     def reset(self, seed=None, options=None):
@@ -311,18 +361,33 @@ class VirtualHomeEnv(gym.Env):
         return self._observe()
 
     def step(self, action):
-        ids = valid_actions(self.view(), self.faithful)
-        if not isinstance(action, (int, np.integer)) or int(action) not in ids:
-            offered = dict(zip(ids, self._observe()[1]["action_texts"]))
-            raise ValueError(f"action {action!r} is not valid now; valid actions: {offered}")
-        execute(self.scene, self.actions[int(action)])  # a failure changes nothing, costs a step
+        if not self.action_space.contains(action):
+            _, info = self._observe()
+            offered = dict(zip(info["action_ids"], info["action_texts"]))
+            raise ValueError(f"action {action!r} is outside the action space {self.action_space}; "
+                             f"valid actions now: {offered}")
+        # DIFFERS: an action outside the valid set is a no-op that spends the decision. The
+        # original turns any action id into its script line and runs it: a line that fails is
+        # such a no-op, but one that was merely not offered (walking to the room one is already
+        # in, say) may run and change the scene. Here only the valid set, which the policy is
+        # shown, can change the world.
+        invalid = int(action) not in valid_actions(self.view(), self.faithful)
+        if not invalid:  # a valid action may still fail: that too changes nothing, costs a step
+            execute(self.scene, self.actions[int(action)])
         self.t += 1
-        obs, info = self._observe()
+        obs, info = self._observe(invalid)
         success = info["success"]
         out_of_time = self.t >= HORIZON and not success
         if self.faithful:  # quirk 1: the original merges the time limit into `done`
             return obs, float(success), success or out_of_time, False, info
         return obs, float(success), success, out_of_time, info  # DIFFERS: gymnasium's truncated
+
+    def render(self):
+        """The current scene as text (render_mode="ansi"); None without a render mode."""
+        if self.render_mode is None:
+            gym.logger.warn('render() without a render_mode: make the env with render_mode="ansi"')
+            return None
+        return render_ansi(self.task, self.scene, self.t)
 
 
 def oracle_plan(env):
@@ -352,10 +417,11 @@ for _id, _task in (("TWOSOME/FoodPreparation-v0", "food"),
 if __name__ == "__main__":
     import textwrap
     for task in ("food", "entertainment"):
-        env = VirtualHomeEnv(task)
+        env = VirtualHomeEnv(task, render_mode="ansi")
         obs, info = env.reset()
         plan = oracle_plan(env)
         print(f"=== {task}: the shortest plan takes {len(plan)} decisions")
+        print(env.render())
         print(textwrap.fill(info["prompt"], 96))
         for t, a in enumerate(plan, 1):
             phrase = info["action_texts"][info["action_ids"].index(a)]
@@ -365,6 +431,13 @@ if __name__ == "__main__":
 # Expected output (the BFS turns the TV on first; the spec's plan, chips on the coffee table
 # first, is another of the same length):
 # === food: the shortest plan takes 6 decisions
+#   living room: TV [off], sofa, coffee table
+# @ kitchen: kitchen table (on it: pancake, milk [closed]),
+#     kitchen counter (on it: microwave [closed, off], chips)
+#   bathroom: nothing
+#   bedroom: nothing
+# @ you: in the kitchen, standing; decision 0 of 50
+#   next to: nothing; holding: nothing
 # There are four rooms: the kitchen, the bathroom, the bedroom and the living room. You are in the
 # kitchen. You notice the pancake and the microwave. You are not close to the pancake or the
 # microwave. Your hands are empty. The microwave is closed. In order to heat up the pancake in the
@@ -376,6 +449,13 @@ if __name__ == "__main__":
 #    5. put the pancake in the microwave   reward 0
 #    6. close the microwave                reward 1  success
 # === entertainment: the shortest plan takes 11 decisions
+#   living room: TV [off], sofa, coffee table
+# @ kitchen: kitchen table (on it: pancake, milk [closed]),
+#     kitchen counter (on it: microwave [closed, off], chips)
+#   bathroom: nothing
+#   bedroom: nothing
+# @ you: in the kitchen, standing; decision 0 of 50
+#   next to: nothing; holding: nothing
 # There are four rooms: the kitchen, the bathroom, the bedroom and the living room. You are in the
 # kitchen. You notice the chips and the milk. You are not close to the chips or the milk. Your
 # hands are empty. In order to enjoy the chips and the milk while watching TV, your next step is

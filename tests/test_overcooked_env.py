@@ -99,6 +99,7 @@ def check_invariants(env, reward, info):
     assert all(oc.chopped(s, n) for n, w in s["where"].items() if w == "plate")
     assert info["prompt"] and info["prompt"][-1].isalpha()  # ends in the open slot
     assert len(info["action_texts"]) == len(info["action_ids"]) == env.action_space.n
+    assert info["invalid_action"] is False and info["action_mask"].all()  # all always valid
     assert info["success"] == (reward > 0.5)  # success comes only with the +1 reward
 
 
@@ -132,7 +133,8 @@ def test_time_limit_is_truncation():
 
 
 def test_bad_input_raises_and_leaves_state_unchanged():
-    """Unknown tasks/variants and out-of-range actions raise ValueError naming the valid ones."""
+    """Unknown tasks/variants and actions outside action_space raise ValueError naming the valid
+    ones (inside it every action is valid: a macro with nothing to do waits one step)."""
     with pytest.raises(ValueError, match="tomato-lettuce"):
         oc.OvercookedEnv("pancake")
     with pytest.raises(ValueError, match="goal-first"):
@@ -146,9 +148,44 @@ def test_bad_input_raises_and_leaves_state_unchanged():
     assert repr(env.state) == before
 
 
+@pytest.mark.filterwarnings("error")  # the checker reports most problems as warnings
 @pytest.mark.parametrize("env_id", ["TWOSOME/TomatoSalad-v0", "TWOSOME/TomatoLettuceSalad-v0"])
 def test_registered_envs_pass_gymnasium_checker(env_id):
-    """Both ids are registered and pass gymnasium's environment checker."""
-    env = gym.make(env_id)
-    check_env(env.unwrapped)
+    """Both ids are registered and pass gymnasium's environment checker as they are, with
+    random actions from action_space and both render modes checked, without a warning."""
+    env = gym.make(env_id, render_mode="ansi")
+    check_env(env.unwrapped, skip_render_check=False)
     assert env.unwrapped.task == ("tomato" if "TomatoSalad" in env_id else "tomato-lettuce")
+
+
+def test_ansi_render_draws_the_kitchen():
+    """Text render: the 7x7 kitchen with the agent (@), items, boards, delivery, legend, hands."""
+    env = oc.OvercookedEnv("tomato-lettuce", render_mode="ansi")
+    env.reset()
+    first = env.render()
+    rows = first.splitlines()
+    assert rows[1].split() == ["[", "]", ".", ".", ".", "@", ".", "l"]  # board, agent, lettuce
+    assert rows[0].split()[5] == "t" and rows[6].split()[5] == "p" and rows[3].split()[0] == "D"
+    assert rows[7].startswith("@ you") and rows[8].startswith("t tomato  l lettuce  o onion")
+    assert rows[9] == "holding: nothing; in the plate: nothing"
+    env.step(0)  # pick up the tomato: the agent moves, the tomato leaves the counter
+    second = env.render()
+    assert second != first and "@" in second and "holding: raw tomato" in second
+    for a in (4, 7):  # onto the first board, chop it
+        env.step(a)
+    assert "[T]" in env.render()
+
+
+def test_rgb_render_draws_tiles():
+    """Picture render: 7x7 tiles of 20 px, uint8 RGB, the agent's colour under the agent."""
+    env = oc.OvercookedEnv("tomato", render_mode="rgb_array")
+    env.reset()
+    first = env.render()
+    assert first.shape == (7 * oc.TILE, 7 * oc.TILE, 3) and first.dtype == np.uint8
+    agent_pixel = lambda img, cell: img[cell[0] * oc.TILE + 2, cell[1] * oc.TILE + 2]
+    assert (agent_pixel(first, oc.START) == oc.COLOURS["agent"]).all()
+    env.step(0)  # pick up the tomato
+    second = env.render()
+    assert (second != first).any()
+    assert (agent_pixel(second, env.state["agent"]) == oc.COLOURS["agent"]).all()
+    assert (agent_pixel(second, oc.START) == oc.COLOURS["floor"]).all()
