@@ -73,6 +73,35 @@ def test_fast_path_equals_plain_path(tiny_dir, tmp_path):
     assert_rows_close(metrics(str(tmp_path / "fast")), metrics(str(tmp_path / "plain")), tol=1e-4)
 
 
+@pytest.mark.parametrize("task", ["tomato", "food"])
+def test_paper_flag_restores_the_papers_settings(task):
+    """Ensure --paper gives the paper's rollout, groups, learning rates and budget, ours otherwise,
+    and that an explicit flag still wins over either."""
+    env = run.TASK_ENV[task]
+    ours = run.check_args(run.parse_args(["--env", env, "--task", task]))
+    paper = run.check_args(run.parse_args(["--env", env, "--task", task, "--paper"]))
+    assert (ours.num_envs, ours.grad_accum, paper.num_envs, paper.grad_accum) == (16, 32, 4, 8)
+    expected = {"tomato": (500_000, 5e-7, 1e-5), "food": (50_000, 1e-6, 5e-5)}[task]
+    assert (paper.steps, paper.actor_lr, paper.critic_lr) == expected
+    assert (ours.steps, ours.actor_lr) == (run.TASK_DEFAULTS[task]["steps"], run.TASK_DEFAULTS[task]["actor_lr"])
+    assert paper.gamma == ours.gamma  # the paper's discount in both
+    mixed = run.check_args(run.parse_args(["--env", env, "--task", task, "--paper", "--num-envs", "2", "--steps", "64"]))
+    assert (mixed.num_envs, mixed.steps, mixed.grad_accum) == (2, 64, 8)
+
+
+def test_stop_at_sampled_stops_once_enough_episodes_succeed(tiny_dir, tmp_path):
+    """Ensure --stop-at-sampled ends training at the first update whose last 20 training episodes
+    reach the threshold (0: as soon as 20 episodes have finished), and not before."""
+    out = str(tmp_path / "run")
+    # 8 envs x 8 decisions: Tomato Salad episodes of a random-ish policy last longer than 8
+    # decisions, so 20 finished episodes take several updates; the budget allows 32
+    summary = run.main(run.parse_args(["--env", "overcooked", "--model", tiny_dir, "--steps", "2048",
+                                       "--stop-at-sampled", "0", "--out", out, *TINY, "--num-envs", "8"]))
+    rows = metrics(out)
+    assert rows[-1]["episodes"] >= 20 and all(r["episodes"] < 20 for r in rows[:-1])
+    assert summary["updates"] == len(rows) < 32
+
+
 def test_rollout_cache_returns_the_plain_scores(tiny_dir):
     """Ensure cached_policy gives the same (B, K) scores as the agent, repeated states included."""
     args = run.check_args(run.parse_args(["--env", "virtualhome", "--model", tiny_dir]))

@@ -1,0 +1,187 @@
+"""Benchmark: does TWOSOME, with run.py's defaults, learn every task on most seeds, and how fast?
+
+5 seeds x 4 tasks of `python run.py --env E --task T --seed S` with nothing else changed, each a
+subprocess in bench/runs/reliability/<task>-s<seed> (gitignored). A run stops once its sampled
+success (the last 20 training episodes) and its greedy episode both reach 90 %, or at the task's
+default budget. Then 20 sampled episodes of the final policy and one greedy episode are its final
+evaluation. A finished run (summary.json) is kept and an interrupted one resumes from its
+checkpoint, so the grid can be filled over several sittings:
+
+    python bench/reliability.py                               # everything, task by task
+    python bench/reliability.py --tasks food --seeds 1 2 3    # some cells only
+    python bench/reliability.py --stages report               # the JSON and the figures only
+    python bench/reliability.py --stages throughput           # new defaults against the old, Food
+
+Writes bench/results/reliability.json (per run: decisions and wall-clock to 90 % sampled success,
+final sampled and greedy success, peak resident memory, the curve) and reliability-<task>.png
+(sampled success against decisions and against wall-clock: a thin line per seed, the median
+bold). Targets: >= 90 % sampled success on >= 4 of 5 seeds per task; median wall-clock to it
+<= 5 min (Food, Tomato Salad) and <= 30 min (Entertainment, Tomato-Lettuce); greedy >= 90 % on
+>= 4 of 5 seeds for Food and Tomato Salad; the new defaults train Food >= 3x faster than the old.
+Run it alone on the machine: a second heavy process halves every timing.
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+
+import numpy as np
+
+from learning import run as launch  # run.py to completion: its JSON summary and peak RSS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from run import TASK_ENV, atomic_write  # noqa: E402
+
+RUNS = os.path.join(ROOT, "bench", "runs", "reliability")  # gitignored: checkpoints are large
+RESULTS = os.path.join(ROOT, "bench", "results")
+TASKS = ("food", "tomato", "entertainment", "tomato-lettuce")
+TARGET_S = {"food": 300, "tomato": 300, "entertainment": 1800, "tomato-lettuce": 1800}  # to 90 % sampled
+STOP = ["--stop-at-sampled", "0.9", "--stop-at-greedy", "0.9", "--eval-episodes", "20"]
+# The old defaults (before this benchmark): the paper's 4 x 32 rollout and 4 x 8 policy groups.
+OLD = ["--num-envs", "4", "--grad-accum", "8"]
+
+
+def ensure(task, seed):
+    """Train (task, seed) with the defaults unless it has finished; resume it if interrupted."""
+    run_dir = os.path.join(RUNS, f"{task}-s{seed}")
+    log = os.path.join(RUNS, f"{task}-s{seed}.log")
+    if os.path.exists(os.path.join(run_dir, "summary.json")):
+        return json.load(open(os.path.join(run_dir, "summary.json")))
+    if os.path.exists(os.path.join(run_dir, "checkpoint", "state.pt")):
+        summary = launch(["--resume", run_dir], log)
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)  # killed before its first checkpoint: start over
+        summary = launch(["--env", TASK_ENV[task], "--task", task, "--seed", str(seed), *STOP, "--out", run_dir], log)
+    # keep this process's peak RSS beside run.py's summary (a resumed run: its last sitting's)
+    atomic_write(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=1))
+    return summary
+
+
+def measure(task, seed):
+    """One finished run as the report keeps it."""
+    run_dir = os.path.join(RUNS, f"{task}-s{seed}")
+    summary = json.load(open(os.path.join(run_dir, "summary.json")))
+    config = json.load(open(os.path.join(run_dir, "config.json")))
+    rows = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
+    hit = next((r for r in rows if r["episodes"] >= 20 and r["charts/success_rate"] >= 0.9), None)
+    return {
+        "seed": seed, "budget": config["steps"],
+        "decisions_to_90_sampled": hit["decisions"] if hit else None,
+        "wall_s_to_90_sampled": round(hit["time/wall_s"], 1) if hit else None,
+        **{f"final_{k}": summary[k] for k in ("success_rate", "greedy_success", "mean_return", "decisions", "wall_s")},
+        "peak_rss_mb": summary.get("peak_rss_mb"),
+        # (decisions, wall-clock s, sampled success of the last 20 episodes, greedy success or None)
+        "curve": [(r["decisions"], round(r["time/wall_s"], 1), r["charts/success_rate"], r.get("eval/greedy_success"))
+                  for r in rows],
+    }
+
+
+def median_curve(runs, x_index, grid):
+    """Median over seeds of sampled success on a common x grid; a run holds its last value after
+    it stopped (a run stops once solved)."""
+    ys = []
+    for r in runs:
+        x = np.array([c[x_index] for c in r["curve"]], dtype=float)
+        y = np.array([c[2] for c in r["curve"]], dtype=float)
+        ys.append(np.interp(grid, np.r_[0.0, x], np.r_[0.0, y]))  # 0 before the first update
+    return np.median(np.array(ys), axis=0)  # (len(grid),)
+
+
+def plot(task, runs, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, x_index, xlabel, scale in zip(axes, (0, 1), ("decisions", "wall-clock (minutes, 2 CPU cores)"), (1, 60)):
+        for r in runs:
+            ax.plot([c[x_index] / scale for c in r["curve"]], [c[2] for c in r["curve"]], lw=0.8, alpha=0.6,
+                    label=f"seed {r['seed']}")
+        end = max(r["curve"][-1][x_index] for r in runs)
+        grid = np.linspace(0, end, 200)
+        ax.plot(grid / scale, median_curve(runs, x_index, grid), "k", lw=2.5, label="median")
+        ax.axhline(0.9, color="grey", ls=":", lw=1)
+        ax.set(xlabel=xlabel, ylim=(-0.03, 1.03))
+    if x_index == 1 and task in TARGET_S:
+        axes[1].axvline(TARGET_S[task] / 60, color="tab:red", ls="--", lw=1, label="target")
+    axes[0].set_ylabel("sampled success\n(last 20 training episodes)")
+    axes[1].legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"{task}: TWOSOME (word), run.py defaults, {len(runs)} seeds")
+    fig.tight_layout()
+    fig.savefig(path + ".tmp.png", dpi=90)
+    plt.close(fig)
+    os.replace(path + ".tmp.png", path)
+
+
+def summarise(task, runs):
+    hits = [r["wall_s_to_90_sampled"] for r in runs]
+    solved = [h for h in hits if h is not None]
+    return {
+        "seeds": len(runs),
+        "seeds_90_sampled": len(solved),  # reached 90 % sampled success during training
+        "seeds_final_90_sampled": sum(r["final_success_rate"] >= 0.9 for r in runs),  # 20 episodes at the end
+        "seeds_final_greedy": sum(r["final_greedy_success"] >= 0.9 for r in runs),
+        # unsolved seeds count as +inf: the median exists only if most seeds solved it
+        "median_wall_s_to_90_sampled": float(np.median([h if h is not None else np.inf for h in hits])),
+        "median_decisions_to_90_sampled": float(np.median([r["decisions_to_90_sampled"] or np.inf for r in runs])),
+        "target_wall_s": TARGET_S[task],
+        "max_peak_rss_mb": max((r["peak_rss_mb"] or 0) for r in runs),
+    }
+
+
+def report(results):
+    for task in TASKS:
+        done = sorted(int(d.split("-s")[-1]) for d in os.listdir(RUNS) if d.startswith(f"{task}-s")
+                      and os.path.exists(os.path.join(RUNS, d, "summary.json"))) if os.path.isdir(RUNS) else []
+        if not done:
+            continue
+        runs = [measure(task, s) for s in done]
+        results[task] = {"summary": summarise(task, runs), "runs": runs}
+        plot(task, runs, os.path.join(RESULTS, f"reliability-{task}.png"))
+        print(task, json.dumps(results[task]["summary"]), flush=True)
+
+
+def throughput(results):
+    """Food Preparation, 2,048 decisions with the old defaults then with the new, in one sitting:
+    decisions per second of training wall-clock (evaluation included), so the ratio is fair."""
+    out = {}
+    for name, extra in (("old", OLD), ("new", [])):
+        run_dir = os.path.join(RUNS, f"throughput-{name}-{int(time.time())}")
+        summary = launch(["--env", "virtualhome", "--task", "food", "--steps", "2048", "--eval-episodes", "0",
+                          *extra, "--out", run_dir], os.path.join(RUNS, "throughput.log"))
+        out[name] = {"decisions": summary["decisions"], "wall_s": round(summary["wall_s"], 1),
+                     "decisions_per_s": round(summary["decisions"] / summary["wall_s"], 2),
+                     "peak_rss_mb": summary["peak_rss_mb"]}
+        shutil.rmtree(run_dir)
+    out["ratio"] = round(out["new"]["decisions_per_s"] / out["old"]["decisions_per_s"], 2)
+    results["throughput"] = out
+    print("throughput", json.dumps(out), flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--stages", nargs="+", default=["train", "report"], choices=["train", "throughput", "report"])
+    p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
+    a = p.parse_args()
+    os.makedirs(RUNS, exist_ok=True)
+    path = os.path.join(RESULTS, "reliability.json")
+    results = json.load(open(path)) if os.path.exists(path) else {}
+    if "train" in a.stages:
+        for task in a.tasks:
+            for seed in a.seeds:
+                s = ensure(task, seed)
+                print(f"{task} seed {seed}: sampled {s['success_rate']:.0%} (20 episodes), greedy "
+                      f"{s['greedy_success']:.0%}, {s['decisions']:,} decisions, {s['wall_s']:.0f} s", flush=True)
+    if "throughput" in a.stages:
+        throughput(results)
+    if "report" in a.stages or "train" in a.stages:
+        report(results)
+    results["command"] = "python bench/reliability.py " + " ".join(sys.argv[1:])
+    atomic_write(path, json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
