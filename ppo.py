@@ -175,7 +175,7 @@ def _check_finite(optimizer, what, *tensors):
 
 def update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, values,
            actor_opt, critic_opt, *, clip_coef=0.2, ent_coef=0.01, vf_coef=0.5,
-           max_grad_norm=0.5, target_kl=0.02, update_epochs=1, value_minibatch=32,
+           max_grad_norm=0.5, target_kl=0.02, update_epochs=1, value_epochs=1, value_minibatch=32,
            policy_microbatch=4, grad_accum=8, clip_vloss=True, dedup=True, generator=None,
            all_reduce=None):
     """One PPO update on a flattened batch: value phase, then policy phase. Returns metrics.
@@ -188,6 +188,7 @@ def update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, 
     all_reduce (torchrun): averages a tensor over the processes in place; gradients and each
     group's KL are averaged before clipping, stepping and the early-stop test, so all processes
     take the same steps and stop together. Every process must hold a batch of the same size.
+    value_epochs: passes of the value phase over the batch in each epoch (the paper: 1).
     dedup=True evaluates each distinct state once per value minibatch and once per policy
     group (micro-batches then hold `policy_microbatch` distinct states): exact, only faster.
     """
@@ -203,20 +204,22 @@ def update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, 
         # -- Value phase (PAPER: first): minibatches of 32 states, one critic step each ---------
         # The critic shares no trainable weight with the actor (it reads the frozen LLM), so
         # this phase cannot change the policy; a last partial minibatch steps on its own mean.
-        b_inds = torch.randperm(B, generator=generator).tolist()
-        for start in range(0, B, value_minibatch):
-            mb_inds = b_inds[start:start + value_minibatch]
-            newvalues = eval_unique(value_fn, [states[i] for i in mb_inds], dedup)  # (mb,)
-            v_loss, _ = value_loss(newvalues, b_values[mb_inds], b_returns[mb_inds],
-                                   clip_coef, clip_vloss)
-            critic_opt.zero_grad()
-            _check_finite(critic_opt, "value or value loss", newvalues, v_loss)
-            (vf_coef * v_loss).backward()
-            _average_grads(critic_params, all_reduce)
-            grad_norm = torch.nn.utils.clip_grad_norm_(critic_params, max_grad_norm)
-            _check_finite(critic_opt, "critic gradient", grad_norm)
-            critic_opt.step()
-            m["value_loss"].append(v_loss.detach())
+        # value_epochs > 1 passes over the batch again, each in a new order.
+        for _ in range(value_epochs):
+            b_inds = torch.randperm(B, generator=generator).tolist()
+            for start in range(0, B, value_minibatch):
+                mb_inds = b_inds[start:start + value_minibatch]
+                newvalues = eval_unique(value_fn, [states[i] for i in mb_inds], dedup)  # (mb,)
+                v_loss, _ = value_loss(newvalues, b_values[mb_inds], b_returns[mb_inds],
+                                       clip_coef, clip_vloss)
+                critic_opt.zero_grad()
+                _check_finite(critic_opt, "value or value loss", newvalues, v_loss)
+                (vf_coef * v_loss).backward()
+                _average_grads(critic_params, all_reduce)
+                grad_norm = torch.nn.utils.clip_grad_norm_(critic_params, max_grad_norm)
+                _check_finite(critic_opt, "critic gradient", grad_norm)
+                critic_opt.step()
+                m["value_loss"].append(v_loss.detach())
 
         # -- Policy phase: micro-batches of 4, gradients accumulated over a group of 8 ----------
         b_inds = torch.randperm(B, generator=generator).tolist()

@@ -36,14 +36,18 @@ import ppo
 # per primitive step in Overcooked (a macro of k steps discounts by gamma**k), per decision in
 # VirtualHome. The logged return uses the same gamma.
 # DIFFERS: the learning rates. The paper's 5e-7 / 1e-6 move a 270M model's LoRA by nothing
-# measurable; the actor's 3e-4 comes from a sweep (bench/results/lr-sweep/): 1e-4 moved the policy
-# by a KL of ~1e-4 per update and learnt nothing in 2,300 Tomato Salad decisions, 1e-3 collapsed
-# the entropy to 0.01 within 10 updates, onto "chop the tomato" forever.
+# measurable. With the paper's rollout, a sweep on Tomato Salad (bench/results/lr-sweep/) found
+# 1e-4 learnt nothing in 2,300 decisions (a KL of ~1e-4 per update) and 1e-3 collapsed the
+# entropy within 10 updates, onto "chop the tomato" forever; 3e-4 learnt. With our wider rollout
+# 1e-3 learnt Food Preparation faster than 3e-4 (greedy success at 4,096 and 5,632 decisions, two
+# seeds, against 7,680, one seed) but unlearnt Tomato Salad (one seed: its training episodes'
+# success fell from 100 % to 25 % in 3,000 decisions), so VirtualHome's actor learns faster, as in
+# the paper (1e-6 against Overcooked's 5e-7). Runs: bench/results/defaults-search/.
 TASK_DEFAULTS = {
     "tomato":         dict(steps=8_192, actor_lr=3e-4, critic_lr=1e-3, gamma=0.99),
     "tomato-lettuce": dict(steps=32_768, actor_lr=3e-4, critic_lr=1e-3, gamma=0.99),
-    "food":           dict(steps=8_192, actor_lr=3e-4, critic_lr=1e-3, gamma=0.95),
-    "entertainment":  dict(steps=16_384, actor_lr=3e-4, critic_lr=1e-3, gamma=0.95),
+    "food":           dict(steps=8_192, actor_lr=1e-3, critic_lr=1e-3, gamma=0.95),
+    "entertainment":  dict(steps=16_384, actor_lr=1e-3, critic_lr=1e-3, gamma=0.95),
 }
 PAPER_TASK_DEFAULTS = {
     "tomato":         dict(steps=500_000, actor_lr=5e-7, critic_lr=1e-5, gamma=0.99),
@@ -111,6 +115,7 @@ class Args:
     max_grad_norm: float = arg(0.5, "gradient-norm clip (paper)")
     target_kl: float = arg(0.02, "approximate-KL early stop of the policy phase (paper)")
     update_epochs: int = arg(1, "epochs over each rollout (paper)")
+    value_epochs: int = arg(1, "passes of each epoch's value phase over the rollout (paper: 1)")
     value_minibatch: int = arg(32, "states per value-phase minibatch (paper)")
     policy_microbatch: int = arg(4, "states per policy-phase micro-batch (paper)")
     grad_accum: int = arg(None, "micro-batches accumulated per policy step; None = 32 (ours), 8 with --paper")
@@ -120,11 +125,11 @@ class Args:
     fast: bool = arg(True, "exact speed-ups: one prompt encoding per state, rollout score cache, "
                            "deduplicated update batches, cached critic features")
     # --- evaluation
-    eval_episodes: int = arg(10, "sampled-policy episodes at the end (and per --eval-every)")
-    eval_every: int = arg(1, "updates between greedy evaluations (0 = only at the end)")
+    eval_episodes: int = arg(20, "sampled-policy episodes of each evaluation (plus one greedy episode)")
+    eval_every: int = arg(1, "updates between evaluations (0 = only at the end)")
     stop_at_greedy: float = arg(None, "stop training once greedy success reaches this (e.g. 1.0)")
-    stop_at_sampled: float = arg(None, "stop training once sampled success (last 20 training episodes) "
-                                       "reaches this; with --stop-at-greedy, once both do")
+    stop_at_sampled: float = arg(None, "stop training once an evaluation's sampled success reaches this; "
+                                       "with --stop-at-greedy, once both do")
 
 
 class UsageError(Exception):
@@ -170,7 +175,8 @@ def check_args(args):
     for name in ("steps", "actor_lr", "critic_lr", "gamma", "num_envs", "grad_accum"):
         if getattr(args, name) is None:
             setattr(args, name, defaults[name])
-    for name in ("steps", "num_envs", "num_steps", "policy_microbatch", "grad_accum", "value_minibatch", "threads"):
+    for name in ("steps", "num_envs", "num_steps", "policy_microbatch", "grad_accum", "value_minibatch", "threads",
+                 "update_epochs", "value_epochs"):
         if getattr(args, name) <= 0:
             raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
     for path in (args.resume, args.evaluate):
@@ -263,10 +269,13 @@ def env_log_discount(info):
     return 0.99 ** info["macro_steps"] if "macro_steps" in info else 0.95
 
 
-def evaluate(agent, args, episodes, seed):
-    """Greedy and sampled success. The envs are deterministic (spec quirk 12) and argmax is too,
-    so one greedy episode is the greedy policy's exact success rate."""
-    env, cache, gen = make_env(args), ({} if args.fast else None), torch.Generator().manual_seed(seed)
+def evaluate(agent, args, episodes, seed, cache=None):
+    """Greedy and sampled success, each episode from the start. The envs are deterministic (spec
+    quirk 12) and argmax is too, so one greedy episode is the greedy policy's exact success rate.
+    `cache`: a rollout score cache to fill (and reuse) for these weights; None = a fresh one."""
+    if cache is None and args.fast:
+        cache = {}
+    env, gen = make_env(args), torch.Generator().manual_seed(seed)
     with torch.no_grad():
         g_success, g_return, g_len = run_episode(agent, env, True, gen, cache, args.algo)
         sampled = [run_episode(agent, env, False, gen, cache, args.algo) for _ in range(episodes)]
@@ -338,14 +347,18 @@ def plot_curves(run_dir, rows):
     import matplotlib.pyplot as plt
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
     x = [r["decisions"] for r in rows]
-    a.plot(x, [r["charts/success_rate"] for r in rows], label="sampled (rollouts)")
-    g = [(r["decisions"], r["eval/greedy_success"]) for r in rows if "eval/greedy_success" in r]
-    if g:
-        a.plot(*zip(*g), "o-", label="greedy (evaluation)")
+    ev = [r for r in rows if "eval/success_rate" in r]
+    a.plot([r["decisions"] for r in ev], [r["eval/success_rate"] for r in ev], "o-",
+           label="sampled: evaluation episodes (the paper's measure)")
+    a.plot([r["decisions"] for r in ev], [r["eval/greedy_success"] for r in ev], "s--", ms=4,
+           label="greedy: one argmax episode")
+    a.plot(x, [r["charts/success_rate"] for r in rows], color="grey", lw=0.8, label="last 20 training episodes")
     a.set(xlabel="decisions", ylabel="success rate", ylim=(-0.05, 1.05))
-    a.legend()
-    b.plot(x, [r["charts/episodic_return"] for r in rows])
+    a.legend(fontsize=7)
+    b.plot([r["decisions"] for r in ev], [r["eval/mean_return"] for r in ev], "o-", label="evaluation (sampled)")
+    b.plot(x, [r["charts/episodic_return"] for r in rows], color="grey", lw=0.8, label="training episodes")
     b.set(xlabel="decisions", ylabel="discounted return")
+    b.legend(fontsize=7)
     fig.suptitle(os.path.basename(os.path.normpath(run_dir)))
     fig.tight_layout()
     tmp = os.path.join(run_dir, f"curves.tmp{os.getpid()}.png")
@@ -513,7 +526,8 @@ def main(args: Args) -> dict:
         if args.anneal_lr:  # PAPER: linear decay to 0
             actor_opt.param_groups[0]["lr"] = ppo.linear_lr(args.actor_lr, update, num_updates)
             critic_opt.param_groups[0]["lr"] = ppo.linear_lr(args.critic_lr, update, num_updates)
-        cache = {} if args.fast else None  # valid while the weights are fixed: one rollout
+        if update == start_update:  # later: the cache the evaluation after the last update began
+            cache = {} if args.fast else None  # valid while the weights are fixed: one rollout
         t_update = time.time()
 
         # rollout: N envs x T decisions with the current policy
@@ -545,6 +559,7 @@ def main(args: Args) -> dict:
                       f"success {sr:.0%}  return {np.mean([e[1] for e in recent]) if recent else float('nan'):.3f}",
                       end="", file=sys.stderr, flush=True)
 
+        t_rollout = time.time() - t_update  # where the time goes: scoring states to act, or learning
         # bootstrap and GAE (ppo.compute_gae), then the two-phase update (ppo.update)
         with torch.no_grad():
             next_value = value_fn([state_of(info, args.algo) for info in infos])  # (N,)
@@ -556,6 +571,7 @@ def main(args: Args) -> dict:
                 ppo.normalize_advantages(advantages.reshape(-1), all_reduce), returns.reshape(-1), values.reshape(-1),
                 actor_opt, critic_opt, clip_coef=args.clip_coef, ent_coef=args.ent_coef, vf_coef=args.vf_coef,
                 max_grad_norm=args.max_grad_norm, target_kl=args.target_kl, update_epochs=args.update_epochs,
+                value_epochs=args.value_epochs,
                 value_minibatch=args.value_minibatch, policy_microbatch=args.policy_microbatch,
                 grad_accum=args.grad_accum, dedup=args.fast,
                 generator=torch.Generator().manual_seed(seed * 1_000_003 + update), all_reduce=all_reduce)
@@ -569,12 +585,19 @@ def main(args: Args) -> dict:
                "charts/episodic_length": float(np.mean([e[2] for e in recent])) if recent else 0.0,
                **{k: float(v) for k, v in stats.items()},
                "charts/learning_rate": actor_opt.param_groups[0]["lr"],
-               "charts/decisions_per_s": batch_size / (time.time() - t_update)}
+               "charts/decisions_per_s": batch_size / (time.time() - t_update),
+               "time/rollout_s": t_rollout, "time/update_s": time.time() - t_update - t_rollout}
         last = update + 1 == num_updates
+        # The new weights score the evaluation's states and then the next rollout's: one cache
+        # serves both, so states that the two share (most of them) are scored once.
+        cache = {} if args.fast else None
         if rank == 0 and ((args.eval_every and (update + 1) % args.eval_every == 0) or last):
-            ev = evaluate(agent, args, 0, args.seed)
-            row.update({"eval/greedy_success": ev["greedy_success"], "eval/greedy_return": ev["greedy_return"],
-                        "eval/greedy_length": ev["greedy_length"]})
+            # DIFFERS (measurement): --eval-episodes sampled episodes from the start, after every
+            # update. The success of the last finished training episodes overstates an early policy,
+            # since short episodes (often successes) finish first and long failures are still running.
+            ev = evaluate(agent, args, args.eval_episodes, args.seed + 20_000 + update, cache)
+            row.update({f"eval/{k}": ev[k] for k in ("success_rate", "mean_return", "greedy_success",
+                                                     "greedy_return", "greedy_length")})
         row["time/wall_s"] = wall_before + time.time() - t_loop  # training + evaluation so far
         rows.append(row)
         if rank == 0:
@@ -584,15 +607,17 @@ def main(args: Args) -> dict:
                 print(file=sys.stderr)
         # "sampled": how the policy acts in training (and how the paper evaluates it); "greedy": one
         # argmax episode, which can loop forever on a near-tie even when sampling succeeds
-        greedy = ("-" if "eval/greedy_success" not in row else f"solved in {row['eval/greedy_length']}"
-                  if row["eval/greedy_success"] else f"unsolved after {row['eval/greedy_length']}")
-        say(f"update {update + 1:4d} | decisions {decisions:7,d} | sampled success {row['charts/success_rate']:4.0%} | "
-            f"return {row['charts/episodic_return']:+.3f} | greedy {greedy} | "
+        greedy, sampled = "-", "-"
+        if "eval/greedy_success" in row:
+            greedy = f"{'solved in' if row['eval/greedy_success'] else 'unsolved after'} {row['eval/greedy_length']}"
+            sampled = f"{row['eval/success_rate']:.0%}"
+        say(f"update {update + 1:4d} | decisions {decisions:7,d} | sampled success {sampled} | "
+            f"return {row.get('eval/mean_return', row['charts/episodic_return']):+.3f} | greedy {greedy} | "
             f"kl {row['losses/approx_kl']:.4f} | entropy {row['losses/entropy']:.3f} | "
             f"v_loss {row['losses/value_loss']:.4f} | {row['charts/decisions_per_s']:.1f} dec/s")
         # stop early once every threshold given is met (greedy: this update's evaluation, if any)
         checks = [(args.stop_at_greedy, row.get("eval/greedy_success", -1)),
-                  (args.stop_at_sampled, row["charts/success_rate"] if len(recent) >= 20 else -1)]
+                  (args.stop_at_sampled, row.get("eval/success_rate", -1))]
         stop = any(t is not None for t, _ in checks) and all(v >= t for t, v in checks if t is not None)
         if world > 1:  # ==== torchrun, 3 of 4: everyone stops with rank 0
             stop = broadcast(stop)
@@ -610,7 +635,7 @@ def main(args: Args) -> dict:
                     "actor_opt": actor_opt.state_dict(), "critic_opt": critic_opt.state_dict(), "ranks": ranks})
                 plot_curves(run_dir, rows)
         if stop:
-            say(f"stopping: sampled success {row['charts/success_rate']:.0%}, greedy success "
+            say(f"stopping: sampled success {row['eval/success_rate']:.0%}, greedy success "
                 f"{row.get('eval/greedy_success', float('nan')):.0%} (--stop-at-sampled {args.stop_at_sampled}, "
                 f"--stop-at-greedy {args.stop_at_greedy})")
             break
@@ -633,7 +658,8 @@ def main(args: Args) -> dict:
                "charts/episodic_return": result["mean_return"], "charts/episodic_length": result["mean_length"],
                "eval/greedy_success": result["greedy_success"], "eval/greedy_return": result["greedy_return"]}
         atomic_write(os.path.join(run_dir, "metrics.jsonl"), json.dumps(row) + "\n")
-    summary = {"algo": args.algo, **result, "decisions": decisions, "episodes": episodes, "updates": len(rows),
+    summary = {"algo": args.algo, "evaluation": f"success_rate, mean_return, mean_length: {args.eval_episodes} "
+               "sampled episodes (the paper's measure); greedy_*: one argmax episode", **result, "decisions": decisions, "episodes": episodes, "updates": len(rows),
                "wall_s": wall_before + time.time() - t_loop, "run_dir": run_dir, **summary}
     atomic_write(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=1))
     return summary
