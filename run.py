@@ -61,8 +61,14 @@ PAPER_TASK_DEFAULTS = {
 # score cache and the update's deduplicated batches), and these tasks have a few dozen distinct
 # states, so four times the decisions cost little more compute: four times the episodes, and the
 # chances to meet a first sparse reward, per minute, and a less noisy gradient per actor step.
-ROLLOUT_DEFAULTS = dict(num_envs=16, grad_accum=32)
-PAPER_ROLLOUT_DEFAULTS = dict(num_envs=4, grad_accum=8)
+# DIFFERS: advantages are used as they are, not standardised per batch (the paper, as CleanRL,
+# standardises them). In a sparse-reward task a batch without a single reward has advantages
+# that are only the critic's noise, ~1e-5; standardising blows that noise up to unit size, it
+# outweighs the entropy bonus, and the policy collapses before it ever meets the reward: Food
+# Preparation seeds 3 and 4 went from 1.2 nats to 0.03 and 0.28 in 8,192 decisions without one
+# success (bench/results/reliability-ablation/). Raw, the entropy bonus keeps them exploring.
+ROLLOUT_DEFAULTS = dict(num_envs=16, grad_accum=32, norm_adv=False)
+PAPER_ROLLOUT_DEFAULTS = dict(num_envs=4, grad_accum=8, norm_adv=True)
 ENV_TASKS = {
     "overcooked": ("tomato", "tomato-lettuce"),
     "virtualhome": ("food", "entertainment", "cheese", "hamburger", "apple-pie", "pizza",
@@ -86,6 +92,9 @@ class Args:
     resume: str = arg(None, "continue the run in this directory from its last checkpoint")
     evaluate: str = arg(None, "only evaluate the checkpoint in this run directory")
     play: bool = arg(False, "interactive: you choose each action and see the policy's probabilities")
+    watch: str = arg(None, "play one sampled episode of the agent in this run directory: each decision's "
+                           "world, prompt and action probabilities")
+    gif: str = arg(None, "with --watch: write the episode to this new .gif file instead of the terminal")
     checkpoint_every: int = arg(1, "updates between checkpoints (ours)")
     # --- task and algorithm
     algo: str = arg("twosome", "twosome | ppo (from scratch, MLPs) | saycan (untrained LLM) | random | oracle")
@@ -122,6 +131,7 @@ class Args:
     actor_lr: float = arg(None, "LoRA learning rate; None = TASK_DEFAULTS (--algo ppo: 2.5e-4, CleanRL's)")
     critic_lr: float = arg(None, "value-head learning rate; None = TASK_DEFAULTS (--algo ppo: 2.5e-4, CleanRL's)")
     anneal_lr: bool = arg(True, "linear decay of both learning rates to 0 (paper)")
+    norm_adv: bool = arg(None, "standardise the advantages over each batch; None = no (ours), yes with --paper")
     fast: bool = arg(True, "exact speed-ups: one prompt encoding per state, rollout score cache, "
                            "deduplicated update batches, cached critic features")
     # --- evaluation
@@ -137,7 +147,7 @@ class UsageError(Exception):
 
 
 def parse_args(argv=None):
-    # ~10 lines of argparse built from the dataclass, as STYLE.md suggests in place of tyro.
+    # ~10 lines of argparse built from the dataclass: every field a flag, its help from the metadata.
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     for f in dataclasses.fields(Args):
         flag = "--" + f.name.replace("_", "-")
@@ -172,7 +182,7 @@ def check_args(args):
     defaults.update(PAPER_ROLLOUT_DEFAULTS if args.paper else ROLLOUT_DEFAULTS)
     if args.algo == "ppo":
         defaults.update(actor_lr=2.5e-4, critic_lr=2.5e-4)  # CleanRL's Adam learning rate for MLPs
-    for name in ("steps", "actor_lr", "critic_lr", "gamma", "num_envs", "grad_accum"):
+    for name in ("steps", "actor_lr", "critic_lr", "gamma", "num_envs", "grad_accum", "norm_adv"):
         if getattr(args, name) is None:
             setattr(args, name, defaults[name])
     for name in ("steps", "num_envs", "num_steps", "policy_microbatch", "grad_accum", "value_minibatch", "threads",
@@ -182,6 +192,13 @@ def check_args(args):
     for path in (args.resume, args.evaluate):
         if path is not None and not os.path.isfile(os.path.join(path, "checkpoint", "state.pt")):
             raise UsageError(f"{path!r} is not a run directory with a checkpoint (no {path}/checkpoint/state.pt)")
+    if args.watch is not None and not os.path.isfile(os.path.join(args.watch, "checkpoint", "state.pt")):
+        raise UsageError(f"{args.watch!r} is not a run directory with a checkpoint (no {args.watch}/checkpoint/state.pt)")
+    if args.gif is not None:
+        if args.watch is None:
+            raise UsageError("--gif writes what --watch shows: give --watch RUN_DIR too")
+        if os.path.exists(args.gif) or not os.path.isdir(os.path.dirname(os.path.abspath(args.gif))):
+            raise UsageError(f"--gif {args.gif!r} must be a new file in an existing directory")
     if args.play and args.algo == "oracle":
         raise UsageError("--play shows a policy's probabilities; the oracle has none (choose another --algo)")
     if args.out is not None and os.path.exists(args.out) and not args.resume:
@@ -194,14 +211,14 @@ def env_module(env):
     return sys.modules[type(env).__module__]
 
 
-def make_env(args):
-    # The plain if/elif that STYLE.md asks for: both envs share the informal interface
+def make_env(args, render_mode=None):
+    # A plain if/elif, no registry: both envs share the informal interface
     # reset/step + info["prompt"], info["action_texts"], info["action_ids"], info["success"].
     if args.env == "overcooked":
         from overcooked_env import OvercookedEnv
-        return OvercookedEnv(task=args.task, variant=args.variant)
+        return OvercookedEnv(task=args.task, variant=args.variant, render_mode=render_mode)
     from virtualhome_env import VirtualHomeEnv
-    return VirtualHomeEnv(task=args.task, variant=args.variant)
+    return VirtualHomeEnv(task=args.task, variant=args.variant, render_mode=render_mode)
 
 
 def with_obs(obs, info):
@@ -390,16 +407,43 @@ def load_agent_for(args, ckpt_dir=None):
                                lora_alpha=args.lora_alpha, shared_prompt=args.fast)
 
 
+def watch_run(args):
+    """--watch: one sampled episode of a saved agent, in its own env and task, shown or as a GIF."""
+    import watch
+    saved = json.load(open(os.path.join(args.watch, "config.json")))
+    for k in ("algo", "env", "task", "variant", "model", "dtype", "norm"):
+        setattr(args, k, saved[k])
+    if args.algo != "twosome":
+        raise UsageError(f"--watch shows an LLM agent's action probabilities; {args.watch} is a {args.algo} run")
+    agent = load_agent_for(args, os.path.join(args.watch, "checkpoint", "agent"))
+    picture = args.gif and args.env == "overcooked"  # Overcooked draws tiles; VirtualHome is text
+    steps = list(watch.episode(agent, make_env(args, "rgb_array" if picture else "ansi"), seed=args.seed))
+    if args.gif:
+        watch.write_gif(steps, args.gif, title=f"{args.task}, {os.path.basename(os.path.normpath(args.watch))}")
+    else:
+        watch.show(steps)
+    return {"success": steps[-1]["success"], "decisions": len(steps) - 1, "gif": args.gif}
+
+
+def alignment_picture(agent, args, run_dir):
+    """policy.png: the untrained and the trained probability of each action of the shortest plan."""
+    import watch
+    env = make_env(args)
+    env.reset()
+    untrained, trained, labels = watch.plan_probabilities(agent, env, env_module(env).oracle_plan(env))
+    watch.alignment_plot(untrained, trained, labels, os.path.join(run_dir, "policy.png"), title=args.task)
+
+
 def play(args):
     """Teaching mode: a person picks each action and sees the policy's probability for each."""
     agent = load_agent_for(args, os.path.join(args.resume, "checkpoint", "agent") if args.resume else None)
-    env = make_env(args)
+    env = make_env(args, "ansi")
     info = with_obs(*env.reset())
     total, t = 0.0, 0
     while True:
         with torch.no_grad():
             probs = agent.policy_logits([state_of(info, args.algo)])[0].softmax(-1)  # (K,)
-        print(f"\n--- decision {t}\n{info['prompt']} ...")
+        print(f"\n--- decision {t}\n{env.render()}\n{info['prompt']} ...")
         for k, (text, p) in enumerate(zip(info["action_texts"], probs)):
             print(f"  [{k}] {text:45s} policy {p:6.1%}")
         choice = input("your choice (number, q to quit): ").strip()
@@ -424,6 +468,8 @@ def main(args: Args) -> dict:
     torch.set_num_threads(args.threads)
     if args.play:
         return play(args)
+    if args.watch:
+        return watch_run(args)
     if args.evaluate:
         saved = json.load(open(os.path.join(args.evaluate, "config.json")))
         for k in ("algo", "env", "task", "variant", "model", "dtype", "norm"):
@@ -568,7 +614,8 @@ def main(args: Args) -> dict:
         try:
             stats = ppo.update(
                 policy_fn, value_fn, b_states, actions.reshape(-1).long(), logprobs.reshape(-1),
-                ppo.normalize_advantages(advantages.reshape(-1), all_reduce), returns.reshape(-1), values.reshape(-1),
+                ppo.normalize_advantages(advantages.reshape(-1), all_reduce) if args.norm_adv else advantages.reshape(-1),
+                returns.reshape(-1), values.reshape(-1),
                 actor_opt, critic_opt, clip_coef=args.clip_coef, ent_coef=args.ent_coef, vf_coef=args.vf_coef,
                 max_grad_norm=args.max_grad_norm, target_kl=args.target_kl, update_epochs=args.update_epochs,
                 value_epochs=args.value_epochs,
@@ -661,6 +708,8 @@ def main(args: Args) -> dict:
     summary = {"algo": args.algo, "evaluation": f"success_rate, mean_return, mean_length: {args.eval_episodes} "
                "sampled episodes (the paper's measure); greedy_*: one argmax episode", **result, "decisions": decisions, "episodes": episodes, "updates": len(rows),
                "wall_s": wall_before + time.time() - t_loop, "run_dir": run_dir, **summary}
+    if args.algo == "twosome" and rows:  # what RL did to the LLM, for the teacher
+        alignment_picture(agent, args, run_dir)
     atomic_write(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=1))
     return summary
 

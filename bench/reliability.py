@@ -11,6 +11,10 @@ checkpoint, so the grid can be filled over several sittings:
     python bench/reliability.py --tasks food --seeds 1 2 3    # some cells only
     python bench/reliability.py --stages report               # the JSON and the figures only
     python bench/reliability.py --stages throughput           # new defaults against the old, Food
+    python bench/reliability.py --stages ablation --levers norm-adv --tasks food   # one lever off
+
+The ablation reruns a task's seeds with one lever of the defaults switched back to the paper's
+setting (LEVERS below), into bench/runs/reliability/<lever>-<task>-s<seed>.
 
 Writes bench/results/reliability.json (per run: decisions and wall-clock to 90 % sampled success,
 final sampled and greedy success, peak resident memory, the curve) and reliability-<task>.png
@@ -40,29 +44,40 @@ RESULTS = os.path.join(ROOT, "bench", "results")
 TASKS = ("food", "tomato", "entertainment", "tomato-lettuce")
 TARGET_S = {"food": 300, "tomato": 300, "entertainment": 1800, "tomato-lettuce": 1800}  # to 90 % sampled
 STOP = ["--stop-at-sampled", "0.9", "--stop-at-greedy", "0.9"]
-# The old defaults (before this benchmark): the paper's 4 x 32 rollout and 4 x 8 policy groups.
-OLD = ["--num-envs", "4", "--grad-accum", "8"]
+# The old defaults (before this benchmark): the paper's 4 x 32 rollout and 4 x 8 policy groups,
+# advantages standardised per batch.
+OLD = ["--num-envs", "4", "--grad-accum", "8", "--norm-adv"]
+# The ablation: each lever the defaults keep, switched back to the paper's setting alone.
+LEVERS = {
+    "norm-adv": ["--norm-adv"],  # standardised advantages
+    "paper-rollout": ["--num-envs", "4", "--grad-accum", "8"],  # 4 x 32 decisions, groups of 4 x 8
+}
 
 
-def ensure(task, seed):
-    """Train (task, seed) with the defaults unless it has finished; resume it if interrupted."""
-    run_dir = os.path.join(RUNS, f"{task}-s{seed}")
-    log = os.path.join(RUNS, f"{task}-s{seed}.log")
+def ensure(task, seed, lever=None):
+    """Train (task, seed) with the defaults (or one lever switched back) unless it has finished;
+    resume it if it was interrupted."""
+    name = f"{lever + '-' if lever else ''}{task}-s{seed}"
+    run_dir, log = os.path.join(RUNS, name), os.path.join(RUNS, f"{name}.log")
     if os.path.exists(os.path.join(run_dir, "summary.json")):
         return json.load(open(os.path.join(run_dir, "summary.json")))
     if os.path.exists(os.path.join(run_dir, "checkpoint", "state.pt")):
         summary = launch(["--resume", run_dir], log)
     else:
         shutil.rmtree(run_dir, ignore_errors=True)  # killed before its first checkpoint: start over
-        summary = launch(["--env", TASK_ENV[task], "--task", task, "--seed", str(seed), *STOP, "--out", run_dir], log)
+        summary = launch(["--env", TASK_ENV[task], "--task", task, "--seed", str(seed), *STOP,
+                          *LEVERS.get(lever, []), "--out", run_dir], log)
     # keep this process's peak RSS beside run.py's summary (a resumed run: its last sitting's)
     atomic_write(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=1))
     return summary
 
 
-def measure(task, seed):
-    """One finished run as the report keeps it."""
-    run_dir = os.path.join(RUNS, f"{task}-s{seed}")
+def measure(name, seed):
+    """One finished run (name: <task>-s<seed> or <lever>-<task>-s<seed>) as the report keeps it;
+    its per-update log is kept beside the results, in reliability-runs/<name>.jsonl."""
+    run_dir = os.path.join(RUNS, name)
+    os.makedirs(os.path.join(RESULTS, "reliability-runs"), exist_ok=True)
+    shutil.copyfile(os.path.join(run_dir, "metrics.jsonl"), os.path.join(RESULTS, "reliability-runs", f"{name}.jsonl"))
     summary = json.load(open(os.path.join(run_dir, "summary.json")))
     config = json.load(open(os.path.join(run_dir, "config.json")))
     rows = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
@@ -131,16 +146,27 @@ def summarise(task, runs):
     }
 
 
+def finished(prefix):
+    """Seeds of the finished runs named <prefix>-s<seed>."""
+    if not os.path.isdir(RUNS):
+        return []
+    return sorted(int(d.rsplit("-s", 1)[1]) for d in os.listdir(RUNS) if d.rsplit("-s", 1)[0] == prefix
+                  and os.path.exists(os.path.join(RUNS, d, "summary.json")))
+
+
 def report(results):
     for task in TASKS:
-        done = sorted(int(d.split("-s")[-1]) for d in os.listdir(RUNS) if d.startswith(f"{task}-s")
-                      and os.path.exists(os.path.join(RUNS, d, "summary.json"))) if os.path.isdir(RUNS) else []
-        if not done:
-            continue
-        runs = [measure(task, s) for s in done]
-        results[task] = {"summary": summarise(task, runs), "runs": runs}
-        plot(task, runs, os.path.join(RESULTS, f"reliability-{task}.png"))
-        print(task, json.dumps(results[task]["summary"]), flush=True)
+        runs = [measure(f"{task}-s{s}", s) for s in finished(task)]
+        if runs:
+            results[task] = {"summary": summarise(task, runs), "runs": runs}
+            plot(task, runs, os.path.join(RESULTS, f"reliability-{task}.png"))
+            print(task, json.dumps(results[task]["summary"]), flush=True)
+        for lever in LEVERS:  # the ablation: the same task and seeds with one lever switched back
+            off = [measure(f"{lever}-{task}-s{s}", s) for s in finished(f"{lever}-{task}")]
+            if off:
+                results.setdefault("ablation", {}).setdefault(lever, {})[task] = {
+                    "flags": LEVERS[lever], "summary": summarise(task, off), "runs": off}
+                print(f"ablation {lever} {task}", json.dumps(summarise(task, off)), flush=True)
 
 
 def throughput(results):
@@ -162,7 +188,9 @@ def throughput(results):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--stages", nargs="+", default=["train", "report"], choices=["train", "throughput", "report"])
+    p.add_argument("--stages", nargs="+", default=["train", "report"],
+                   choices=["train", "ablation", "throughput", "report"])
+    p.add_argument("--levers", nargs="+", default=list(LEVERS), choices=list(LEVERS))
     p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
     a = p.parse_args()
@@ -175,9 +203,16 @@ def main():
                 s = ensure(task, seed)
                 print(f"{task} seed {seed}: sampled {s['success_rate']:.0%} (20 episodes), greedy "
                       f"{s['greedy_success']:.0%}, {s['decisions']:,} decisions, {s['wall_s']:.0f} s", flush=True)
+    if "ablation" in a.stages:
+        for lever in a.levers:
+            for task in a.tasks:
+                for seed in a.seeds:
+                    s = ensure(task, seed, lever)
+                    print(f"{lever} {task} seed {seed}: sampled {s['success_rate']:.0%}, greedy {s['greedy_success']:.0%}, "
+                          f"{s['decisions']:,} decisions, {s['wall_s']:.0f} s", flush=True)
     if "throughput" in a.stages:
         throughput(results)
-    if "report" in a.stages or "train" in a.stages:
+    if {"report", "train", "ablation"} & set(a.stages):
         report(results)
     results["command"] = "python bench/reliability.py " + " ".join(sys.argv[1:])
     atomic_write(path, json.dumps(results, indent=1))

@@ -62,7 +62,7 @@ def test_smoke_run_writes_a_complete_run_directory(tiny_dir, tmp_path):
     assert [r["update"] for r in rows] == [1, 2]
     for r in rows:
         assert all(math.isfinite(r[k]) for k in ("losses/policy_loss", "losses/value_loss", "losses/approx_kl"))
-    for name in ("config.json", "curves.png", "summary.json", "checkpoint/state.pt", "checkpoint/agent"):
+    for name in ("config.json", "curves.png", "policy.png", "summary.json", "checkpoint/state.pt", "checkpoint/agent"):
         assert os.path.exists(os.path.join(out, name)), name
 
 
@@ -82,12 +82,14 @@ def test_paper_flag_restores_the_papers_settings(task):
     ours = run.check_args(run.parse_args(["--env", env, "--task", task]))
     paper = run.check_args(run.parse_args(["--env", env, "--task", task, "--paper"]))
     assert (ours.num_envs, ours.grad_accum, paper.num_envs, paper.grad_accum) == (16, 32, 4, 8)
+    assert (ours.norm_adv, paper.norm_adv) == (False, True)
     expected = {"tomato": (500_000, 5e-7, 1e-5), "food": (50_000, 1e-6, 5e-5)}[task]
     assert (paper.steps, paper.actor_lr, paper.critic_lr) == expected
     assert (ours.steps, ours.actor_lr) == (run.TASK_DEFAULTS[task]["steps"], run.TASK_DEFAULTS[task]["actor_lr"])
     assert paper.gamma == ours.gamma  # the paper's discount in both
-    mixed = run.check_args(run.parse_args(["--env", env, "--task", task, "--paper", "--num-envs", "2", "--steps", "64"]))
-    assert (mixed.num_envs, mixed.steps, mixed.grad_accum) == (2, 64, 8)
+    mixed = run.check_args(run.parse_args(["--env", env, "--task", task, "--paper", "--num-envs", "2", "--steps", "64",
+                                           "--no-norm-adv"]))
+    assert (mixed.num_envs, mixed.steps, mixed.grad_accum, mixed.norm_adv) == (2, 64, 8, False)
 
 
 def test_stop_at_sampled_stops_at_the_first_evaluation_that_reaches_it(tiny_dir, tmp_path):
@@ -102,6 +104,29 @@ def test_stop_at_sampled_stops_at_the_first_evaluation_that_reaches_it(tiny_dir,
     assert all(r["eval/success_rate"] < 0.5 for r in rows[:-1]) and rows[-1]["eval/success_rate"] >= 0.5
     assert summary["updates"] == len(rows) < 16
     assert all(r["eval/success_rate"] in (0, 0.25, 0.5, 0.75, 1) for r in rows)  # 4 episodes each
+
+
+def test_watch_shows_an_episode_and_writes_a_gif(tiny_dir, tmp_path, capsys):
+    """Ensure --watch plays the run's own env and task with frames and bars, --gif writes the same
+    episode as a GIF, and an existing --gif file is refused untouched (exit 2)."""
+    out = str(tmp_path / "run")
+    run.main(run.parse_args(["--env", "virtualhome", "--model", tiny_dir, "--steps", "16", "--out", out, *TINY]))
+    capsys.readouterr()
+    shown = run.main(run.parse_args(["--watch", out, "--env", "overcooked"]))  # the run's env wins
+    text = capsys.readouterr().out
+    assert "=== decision 0" in text and "<- chosen" in text and "@ kitchen:" in text  # VirtualHome's rooms
+    assert text.count("=== decision") == shown["decisions"] + 1
+    gif = str(tmp_path / "episode.gif")
+    result = run.main(run.parse_args(["--watch", out, "--gif", gif]))
+    from PIL import Image
+    with Image.open(gif) as image:
+        assert image.n_frames == result["decisions"] + 1
+    (tmp_path / "keep.gif").write_bytes(b"precious")
+    proc = cli("--watch", out, "--gif", str(tmp_path / "keep.gif"))
+    assert proc.returncode == 2 and "must be a new file" in proc.stderr
+    assert (tmp_path / "keep.gif").read_bytes() == b"precious"
+    proc = cli("--gif", str(tmp_path / "x.gif"))
+    assert proc.returncode == 2 and "give --watch" in proc.stderr
 
 
 def test_rollout_cache_returns_the_plain_scores(tiny_dir):
