@@ -11,7 +11,7 @@ selected by name from VARIANTS ("good" is the default, the others break 1, 2, 3 
 
 The environments call these functions with a plain dict describing what the agent sees (the
 "view"); nothing here knows about simulators, tokens or models.
-Try it: python prompts.py
+Try it: python prompts.py   (one Overcooked and one VirtualHome state, in every variant)
 """
 
 # Prompt variants for the ablation: "good" follows all four principles, each other name
@@ -27,7 +27,6 @@ def check_variant(variant):
 # ---------------------------------------------------------------------------------------------
 # Overcooked (Tomato Salad, Tomato-Lettuce Salad)
 # ---------------------------------------------------------------------------------------------
-# >>> OVERCOOKED SECTION START
 # overcooked_env.py describes what the agent sees as a plain dict, the "view":
 #   task            "tomato" or "tomato-lettuce" (the salad to make)
 #   foods           the task's foods in action-slot order, e.g. ("tomato", "lettuce", "onion")
@@ -122,13 +121,11 @@ def overcooked_action_texts(view, variant="good"):
     if variant == "terse-actions":  # breaks principle 2: keywords, no articles, verb last
         return [f"{obj.replace('the ', '')} {verb.split()[0]}" for verb, obj in pairs]
     return [f"{verb} {obj}" for verb, obj in pairs]
-# <<< OVERCOOKED SECTION END
 
 
 # ---------------------------------------------------------------------------------------------
 # VirtualHome (Food Preparation, Entertainment, and the renamed unseen tasks)
 # ---------------------------------------------------------------------------------------------
-# >>> VIRTUALHOME SECTION START
 # virtualhome_env.py describes what the agent sees as a plain dict, the "view":
 #   task      one of VH_RENAMES: "food", "entertainment" or a renamed food task ("pizza", ...)
 #   room      the character's room: "kitchen", "bathroom", "bedroom" or "livingroom"
@@ -232,4 +229,93 @@ def virtualhome_action_texts(view, commands, variant="good"):
     n = _vh_names(view["task"])  # the actions keep the everyday names in every variant
     table = VH_TERSE if variant == "terse-actions" else VH_PHRASES
     return [table[verb].format(*(n[o] for o in objects)) for verb, *objects in commands]
-# <<< VIRTUALHOME SECTION END
+
+
+if __name__ == "__main__":
+    import textwrap
+    # Two states written out by hand as their environments would describe them: Tomato Salad in
+    # front of the cutting board holding the unchopped tomato, and Food Preparation next to the
+    # closed microwave holding the pancake (the keys each view needs are listed above).
+    tomato = {"task": "tomato", "foods": ("tomato",), "boards": 1, "on_table": ["plate"],
+              "board_contents": [None], "at_board": 1,
+              "held": {"name": "tomato", "chopped": False}}
+    food = {"task": "food", "room": "kitchen", "sitting": False, "see_pancake": True,
+            "close_to_pancake": True, "hold_pancake": True, "see_microwave": True,
+            "close_to_microwave": True, "is_microwave_open": False, "pancake_in_microwave": False}
+    food_commands = [("walk", "livingroom"), ("walk", "bathroom"), ("walk", "bedroom"),
+                     ("walk", "pancake"), ("putin", "pancake", "microwave"), ("open", "microwave"),
+                     ("close", "microwave")]  # what virtualhome_env offers in that state
+    for variant in VARIANTS:
+        print(f"=== {variant}" + ("" if variant == "good" else f": breaks principle "
+                                 f"{VARIANTS.index(variant)}"))
+        texts = [(overcooked_prompt(tomato, variant), overcooked_action_texts(tomato, variant)),
+                 (virtualhome_prompt(food, variant), virtualhome_action_texts(food, food_commands, variant))]
+        for prompt, actions in texts:
+            print(textwrap.fill(prompt, 96, initial_indent="  ", subsequent_indent="  "))
+            # no-break spaces inside each phrase, so that a line breaks between phrases only
+            line = " | ".join(a.replace(" ", "\u00a0") for a in actions)
+            print(textwrap.fill(line, 96, initial_indent="    -> ", subsequent_indent="       ").replace("\u00a0", " "))
+
+# Expected output:
+# === good
+#   There is one cutting board in the kitchen. You notice a bowl on the table. You stand in front
+#   of the cutting board with an unchopped tomato in your hands. To make a tomato salad, you
+#   should first
+#     -> pick up the tomato | take the bowl | put the tomato on the cutting board | serve the dish
+#        | chop nothing
+#   There are four rooms: the kitchen, the bathroom, the bedroom and the living room. You are in
+#   the kitchen. You notice the microwave. You are close to the microwave. You are holding the
+#   pancake. The microwave is closed. In order to heat up the pancake in the microwave, your next
+#   step is to
+#     -> walk to the living room | walk to the bathroom | walk to the bedroom |
+#        walk to the pancake | put the pancake in the microwave | open the microwave |
+#        close the microwave
+# === no-open-slot: breaks principle 1
+#   There is one cutting board in the kitchen. You notice a bowl on the table. You stand in front
+#   of the cutting board with an unchopped tomato in your hands. To make a tomato salad, what
+#   should you do first?
+#     -> pick up the tomato | take the bowl | put the tomato on the cutting board | serve the dish
+#        | chop nothing
+#   There are four rooms: the kitchen, the bathroom, the bedroom and the living room. You are in
+#   the kitchen. You notice the microwave. You are close to the microwave. You are holding the
+#   pancake. The microwave is closed. In order to heat up the pancake in the microwave, what is
+#   your next step?
+#     -> walk to the living room | walk to the bathroom | walk to the bedroom |
+#        walk to the pancake | put the pancake in the microwave | open the microwave |
+#        close the microwave
+# === terse-actions: breaks principle 2
+#   There is one cutting board in the kitchen. You notice a bowl on the table. You stand in front
+#   of the cutting board with an unchopped tomato in your hands. To make a tomato salad, you
+#   should first
+#     -> tomato pick | bowl take | tomato on cutting board put | dish serve | nothing chop
+#   There are four rooms: the kitchen, the bathroom, the bedroom and the living room. You are in
+#   the kitchen. You notice the microwave. You are close to the microwave. You are holding the
+#   pancake. The microwave is closed. In order to heat up the pancake in the microwave, your next
+#   step is to
+#     -> walk living room | walk bathroom | walk bedroom | walk pancake | putin pancake microwave
+#        | open microwave | close microwave
+# === mixed-names: breaks principle 3
+#   There is one chopping block in the kitchen. You notice a plate on the table. You stand in
+#   front of the chopping block with an unchopped tomato in your hands. To make a tomato salad,
+#   you should first
+#     -> pick up the tomato | take the dish | put the tomato on the cutting board | serve the dish
+#        | chop nothing
+#   There are four rooms: the kitchen, the bathroom, the bedroom and the living room. You are in
+#   the kitchen. You notice the oven. You are close to the oven. You are holding the pancake. The
+#   oven is closed. In order to heat up the pancake in the oven, your next step is to
+#     -> walk to the living room | walk to the bathroom | walk to the bedroom |
+#        walk to the pancake | put the pancake in the microwave | open the microwave |
+#        close the microwave
+# === goal-first: breaks principle 4
+#   Your goal is to make a tomato salad. There is one cutting board in the kitchen. You notice a
+#   bowl on the table. You stand in front of the cutting board with an unchopped tomato in your
+#   hands. You should first
+#     -> pick up the tomato | take the bowl | put the tomato on the cutting board | serve the dish
+#        | chop nothing
+#   Your goal is to heat up the pancake in the microwave. There are four rooms: the kitchen, the
+#   bathroom, the bedroom and the living room. You are in the kitchen. You notice the microwave.
+#   You are close to the microwave. You are holding the pancake. The microwave is closed. Your
+#   next step is to
+#     -> walk to the living room | walk to the bathroom | walk to the bedroom |
+#        walk to the pancake | put the pancake in the microwave | open the microwave |
+#        close the microwave

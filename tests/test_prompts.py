@@ -11,7 +11,7 @@ def test_unknown_variant_is_rejected():
         prompts.check_variant("nonsense")
 
 
-# >>> OVERCOOKED TESTS START
+# ---- Overcooked
 TOMATO_RESET = {"task": "tomato", "foods": ("tomato",), "boards": 1, "on_table": ["tomato"],
                 "board_contents": [None], "at_board": 0, "held": None}
 # Tomato-Lettuce, in front of board 1 with a bowl of chopped tomato, chopped lettuce on board 2.
@@ -35,7 +35,7 @@ def test_overcooked_golden_prompt():
 
 
 def test_overcooked_action_names_follow_the_state():
-    """The spec's phrase table: serve/chop/put names change with what is held and where."""
+    """The phrase table: serve/chop/put names change with what is held and where."""
     assert prompts.overcooked_action_texts(BOWL_IN_HAND) == [
         "put the tomato in the bowl", "put the lettuce in the bowl", "put the onion in the bowl",
         "take the bowl", "put the bowl on the first cutting board",
@@ -94,10 +94,9 @@ def test_overcooked_goal_last(view):
     assert "salad" in first[0] and not any("salad" in s for s in first[1:])
     assert first[1:-1] == good[:-1]  # same state sentences, in the same order
     assert first[-1][-1].isalpha()
-# <<< OVERCOOKED TESTS END
 
 
-# >>> VIRTUALHOME TESTS START
+# ---- VirtualHome
 
 # Named states: (task, action ids played from reset).
 VH_STATES = {"food reset": ("food", []), "near microwave": ("food", [5]),
@@ -209,4 +208,3 @@ def test_virtualhome_renamed_tasks_use_their_names(task, thing, place):
     assert f"put the {thing} in the {place}" in phrases and "pancake" not in prompt + str(phrases)
     verb = "wash" if task in ("washing-plate", "laundry") else "heat up"
     assert prompt.endswith(f"In order to {verb} the {thing} in the {place}, your next step is to")
-# <<< VIRTUALHOME TESTS END
