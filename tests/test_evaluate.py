@@ -1,8 +1,10 @@
 """Ensure generalisation and retained-ability evaluation run on a saved agent (paper: beyond training)."""
 import json
+import math
 import os
 
 import pytest
+import torch
 
 import evaluate
 import run
@@ -17,26 +19,65 @@ def trained(tiny_dir, tmp_path_factory):  # noqa: F811
     return out
 
 
-def test_generalise_reports_twosome_and_saycan_per_unseen_task(trained):
-    """Ensure each target task gets greedy and sampled success for the agent and for SayCan."""
+def test_generalise_reports_twosome_and_saycan_per_unseen_task(trained, tiny_dir):  # noqa: F811
+    """Ensure each target task gets greedy and sampled success for the agent and for SayCan, and that
+    SayCan (the trained agent with its adapter off) plays as a fresh, untrained agent does."""
     result = evaluate.main(["generalise", trained, "--tasks", "cheese", "entertainment", "--episodes", "1"])
     assert set(result) >= {"cheese", "entertainment"}
     for task in ("cheese", "entertainment"):
         for name in ("twosome", "saycan"):
             assert 0.0 <= result[task][name]["greedy_success"] <= 1.0
             assert 0.0 <= result[task][name]["success_rate"] <= 1.0
+        args = run.check_args(run.Args(algo="saycan", env="virtualhome", task=task, model=tiny_dir))
+        fresh = run.evaluate(run.load_agent_for(args), args, 1, 0)  # LoRA starts as the identity
+        assert result[task]["saycan"] == pytest.approx(fresh)
 
 
-def test_retained_scores_base_and_trained_model(trained, tmp_path):
-    """Ensure multiple-choice accuracy and perplexity are reported with the adapter off and on."""
-    questions = tmp_path / "q.jsonl"
-    questions.write_text(json.dumps({"question": "What do you drink?", "choices": ["water", "a stone"], "answer": 0}) + "\n")
+def test_retained_scores_match_a_computation_by_hand(trained, tmp_path):
+    """Ensure multiple-choice accuracy (argmax of log P(choice | question) / #words) and perplexity
+    equal the same quantities computed by hand, one plain forward pass per sequence, with the
+    adapter off (base) and on (trained)."""
+    questions = [("What do you drink?", ["water", "a stone", "the loud yellow moon"]),
+                 ("Where do you sleep?", ["in a bed", "on the ceiling", "under the water"]),
+                 ("What is hot?", ["fire", "ice", "snow on a high mountain"]),
+                 ("What can fly?", ["a bird", "a rock", "a heavy iron anchor"])]
+    text = "The cat sat on the mat. It was a warm day, and the kitchen smelled of fresh bread."
+    _, agent = evaluate.load_trained(trained)
+    tok = agent.tokenizer
+
+    def by_hand():  # each question's word-normalised choice scores (K,), and the text's perplexity
+        scores = []
+        for question, choices in questions:
+            prompt = tok(f"Question: {question}\nAnswer:").input_ids
+            row = []
+            for choice in choices:
+                ids = tok(" " + choice, add_special_tokens=False).input_ids
+                logits = agent.model(input_ids=torch.tensor([prompt + ids])).logits[0].float()  # (L, V)
+                logp = logits[len(prompt) - 1:-1].log_softmax(-1)[torch.arange(len(ids)), ids].sum()
+                row.append(logp / len(choice.split()))
+            scores.append(torch.stack(row))  # (K,)
+        ids = tok(text).input_ids
+        logits = agent.model(input_ids=torch.tensor([ids[:-1]])).logits[0].float()  # (L - 1, V)
+        nll = -logits.log_softmax(-1)[torch.arange(len(ids) - 1), ids[1:]].mean()
+        return scores, math.exp(nll)
+    with torch.no_grad():
+        with agent.model.disable_adapter():
+            base_scores, base_ppl = by_hand()
+        trained_scores, trained_ppl = by_hand()
+    # the answer key: the base model's best choice for two questions, its middle one for two, so
+    # that base accuracy is 50 % (an argmin, or the wrong normalisation, would score otherwise)
+    answers = [int(s.argmax()) for s in base_scores[:2]] + [int(s.argsort()[1]) for s in base_scores[2:]]
+    (tmp_path / "q.jsonl").write_text("".join(json.dumps({"question": q, "choices": c, "answer": a}) + "\n"
+                                              for (q, c), a in zip(questions, answers)))
+    (tmp_path / "text.txt").write_text(text)
     out = tmp_path / "r.json"
-    result = evaluate.main(["retained", trained, "--questions", str(questions), "--json", str(out)])
-    for name in ("base", "trained"):
-        assert result[name]["mc_accuracy"] in (0.0, 1.0)
-        assert result[name]["perplexity"] > 1.0
-    assert json.load(open(out))["n_questions"] == 1
+    result = evaluate.main(["retained", trained, "--questions", str(tmp_path / "q.jsonl"),
+                            "--text", str(tmp_path / "text.txt"), "--json", str(out)])
+    assert result["base"]["mc_accuracy"] == 0.5
+    assert result["trained"]["mc_accuracy"] == sum(int(s.argmax()) == a for s, a in zip(trained_scores, answers)) / 4
+    assert result["base"]["perplexity"] == pytest.approx(base_ppl, rel=1e-4)
+    assert result["trained"]["perplexity"] == pytest.approx(trained_ppl, rel=1e-4)
+    assert json.load(open(out))["n_questions"] == 4
     # A fresh LoRA is the identity: before any useful training base and trained agree closely.
     assert result["trained"]["perplexity"] == pytest.approx(result["base"]["perplexity"], rel=0.05)
 
