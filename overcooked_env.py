@@ -5,19 +5,22 @@ environment: 7x7 map A, one agent with a 5x5 view, 5 or 8 macro-actions that run
 steps (move, or walk into a counter to interact) along shortest paths. Rewards: +0.2 per needed
 food chopped, +1 for the right salad (terminates), -0.1 per wrong delivery, -0.001 per
 primitive step. A macro's reward is sum_j 0.99^j r_j, so the logged return sum_t 0.99^t r_t is
-the sum over macros of 0.99^(primitive steps before the macro) * its reward.
+the sum over macros of 0.99^(primitive steps before the macro) * its reward (GAMMA, discount()).
 Interface: obs is the raw-integer feature vector; info has "prompt", "action_texts",
 "action_ids", "action_mask", "success", "macro_steps", "invalid_action". step() after the end
 raises, and so does an action outside action_space (ValueError). Every action in action_space is
 valid in every state (info["invalid_action"] is always False): a macro with nothing to do waits
 one primitive step and pays its cost. action_masks() gives info["action_mask"] (MaskablePPO's
 convention). render_mode "ansi" draws the whole kitchen as text, "rgb_array" as 20-px tiles.
-Quirks (spec section 3): 1. the 200-step limit gives truncated=True (faithful=True: terminated);
-2. the 0.99 inside a macro, 3. "chop the <food>" for a chopped food, 4. "walk to" while holding
-chopped food, 5. Tomato Salad's bowl never "empty": kept in both modes, they are the task.
-Gaps in the spec, decided: "get <food>" for an unchopped food on a board walks to the board and
-stops (random play then succeeds ~46% as in the spec; staying put gives ~42%); "chop" with full
-hands spends its 3 steps; items are found at their true positions (= the original's memory).
+Quirks of the original, numbered here (the code refers to them by number): 1. the 200-step
+limit gives truncated=True (faithful=True: terminated, as the original); 2. the rewards inside a
+macro are discounted by a fixed 0.99, whatever gamma PPO is given; 3. "chop the <food>" for a
+chopped food; 4. "walk to" while holding chopped food; 5. Tomato Salad's bowl is never "empty".
+2-5 are kept in both modes: they are the task.
+Decided here, where the paper leaves a choice: "get <food>" for an unchopped food on a board walks
+to the board and stops (random play then succeeds ~46% of the time on Tomato Salad; staying put
+would give ~42%); "chop" with full hands spends its 3 steps; items are found at their true
+positions (what the original's agent remembers).
 Try it: python overcooked_env.py
 """
 import copy
@@ -31,7 +34,9 @@ import prompts
 
 # PAPER: reward values of the TWOSOME scripts (upstream defaults are 10 / 200 / -5 / -0.1).
 SUBTASK, CORRECT, WRONG, STEP_COST = 0.2, 1.0, -0.1, -0.001
-MACRO_GAMMA = 0.99  # hard-coded discount inside a macro (quirk 2)
+# PAPER: the discount, 0.99 per primitive step. The simulator discounts the rewards inside a macro
+# by it (quirk 2), and the logged return uses it, whatever gamma PPO is given (discount() below).
+GAMMA = 0.99
 HORIZON = 200  # primitive steps
 START = (1, 4)  # cells are (row, column), row 0 at the top
 SPAWN = {"tomato": (0, 5), "lettuce": (1, 6), "onion": (2, 6), "plate": (6, 5)}
@@ -44,7 +49,7 @@ TASKS = {
     "tomato-lettuce": dict(dish="lettuce-tomato salad", foods=("tomato", "lettuce", "onion"),
                            boards=((1, 0), (2, 0))),
 }
-# An action is (kind, argument); ids follow the spec's order.
+# An action is (kind, argument); ids follow the original code's order.
 ACTIONS = {
     "tomato": [("get", "tomato"), ("get", "plate"), ("board", 0), ("deliver", None),
                ("chop", None)],
@@ -346,6 +351,12 @@ def oracle_plan(env):
     return []  # no plan within the horizon
 
 
+def discount(info, gamma=GAMMA):
+    """What one decision discounts the future by: gamma**k after a macro of k primitive steps (the
+    paper's semi-MDP discount). gamma=GAMMA gives the logged return, PPO passes its own gamma."""
+    return gamma ** info["macro_steps"]
+
+
 class OvercookedEnv(gym.Env):
     """One kitchen, one agent; the policy picks macro-actions by id (see module docstring)."""
 
@@ -380,7 +391,7 @@ class OvercookedEnv(gym.Env):
                 "invalid_action": False}
 
     def reset(self, seed=None, options=None):
-        super().reset(seed=seed)  # the task itself is deterministic (spec quirk 12)
+        super().reset(seed=seed)  # the task itself is deterministic: one start, no randomness
         self.state, self.over = new_state(self.task), False
         return observe(self.state, self.task), self._info(0)
 
@@ -393,7 +404,7 @@ class OvercookedEnv(gym.Env):
         if self.over:
             raise RuntimeError("the episode is over (or never started): call reset() first")
         rewards = run_macro(self.state, int(action), self.task)
-        reward = sum(MACRO_GAMMA ** j * r for j, r in enumerate(rewards))
+        reward = sum(GAMMA ** j * r for j, r in enumerate(rewards))  # quirk 2
         terminated = self.state["success"]
         # DIFFERS: the time limit is gymnasium's `truncated`; the original merged it into done
         truncated = not terminated and self.state["t"] >= HORIZON
@@ -430,7 +441,7 @@ if __name__ == "__main__":
         for a in oracle_plan(env):
             text = info["action_texts"][a]
             obs, reward, terminated, truncated, info = env.step(a)
-            logged += MACRO_GAMMA ** t * reward
+            logged += GAMMA ** t * reward
             t += info["macro_steps"]
             print(f"  {text:<45} k={info['macro_steps']:<3} reward {reward:+.4f}")
         print(f"success={info['success']} after {t} primitive steps, logged return {logged:.4f}")

@@ -10,16 +10,18 @@ Interface (as overcooked_env.py): gymnasium reset/step, obs = the binary feature
 action_space but not in the valid set changes nothing (the original ran its script line all the
 same), spends the decision (reward 0) and sets info["invalid_action"]; one outside action_space
 raises ValueError. action_masks() gives info["action_mask"]; render_mode="ansi" prints the whole
-scene. Quirks of the original (spec numbering), faithful=False | faithful=True:
+scene. Quirks of the original, numbered here (the code and the tests refer to them by number);
+fixed by default, kept with faithful=True (faithful=False | faithful=True):
   1  the 50-decision time limit is reported as `truncated` | as `terminated`
-  6  "stand up" is offered while sitting | it is not, so sitting down early is a trap
-  8  the kitchen offers "walk to" only visible items | also the unseen one (that walk fails)
-Fixed in both: 11, one text function for env and policy, so the action list is never empty.
-Kept in both, being the tasks' real difficulty: 7 is_sit_sofa stays 1 after standing up;
-9 "turn on the TV" is offered with both hands full (and fails); 10 next to the coffee table
-with empty hands only room walks are offered; 12 one fixed start, no randomness at all.
-Features are read off the visible part of the graph only (this reproduces the spec's 16 and 84
-observations); the prompt uses the real SITTING flag, never claiming sitting after standing up.
+  2  "stand up" is offered while sitting | it is not, so sitting down early is a trap
+  3  the kitchen offers "walk to" only visible items | also the unseen one (that walk fails)
+Fixed in both: 4, one text function for env and policy, so the action list is never empty.
+Kept in both, being the tasks' real difficulty: 5 is_sit_sofa stays 1 after standing up;
+6 "turn on the TV" is offered with both hands full (and fails); 7 next to the coffee table
+with empty hands only room walks are offered; 8 one fixed start, no randomness at all.
+Features are read off the visible part of the graph only (so the start reaches 16 distinct
+observations in Food Preparation and 84 in Entertainment, counted in tests/test_virtualhome_env.py);
+the prompt uses the real SITTING flag, never claiming sitting after standing up.
 Try it: python virtualhome_env.py
 """
 import copy
@@ -33,6 +35,7 @@ import prompts
 
 TASKS = tuple(prompts.VH_RENAMES)  # food, entertainment, then the six renamed food tasks
 HORIZON = 50  # decisions per episode (original code)
+GAMMA = 0.95  # PAPER: the discount per decision; the logged return uses it, whatever PPO's gamma
 ROOMS = ("livingroom", "kitchen", "bathroom", "bedroom")  # actions 0-3 walk to these
 PROPERTIES = {
     "pancake": {"GRABBABLE"}, "chips": {"GRABBABLE"}, "milk": {"GRABBABLE", "CAN_OPEN"},
@@ -191,7 +194,7 @@ def execute(scene, command):
     elif verb == "standup":
         if not sitting:
             return False
-        s.remove(("character", "SITTING"))  # quirk 7: the ON-sofa edge stays
+        s.remove(("character", "SITTING"))  # quirk 5: the ON-sofa edge stays
     return True
 
 
@@ -217,7 +220,7 @@ def make_view(task, scene):
 
 
 def food_valid_actions(v):
-    """The policy's valid set in Food Preparation (original code's rules, spec section 2)."""
+    """The policy's valid set in Food Preparation (the original code's rules)."""
     rooms = [i for i, r in enumerate(ROOMS) if r != v["room"]]
     if v["room"] != "kitchen" or not v["see_pancake"]:
         return rooms
@@ -229,7 +232,7 @@ def food_valid_actions(v):
 
 
 def entertainment_valid_actions(v, faithful=False):
-    """The policy's valid set in Entertainment (original code's rules, spec section 2)."""
+    """The policy's valid set in Entertainment (the original code's rules)."""
     rooms = [i for i, r in enumerate(ROOMS) if r != v["room"]]
     other = {"chips": "milk", "milk": "chips"}
     if v["room"] == "kitchen":
@@ -237,7 +240,7 @@ def entertainment_valid_actions(v, faithful=False):
         loose = [o for o in ("chips", "milk") if v[f"see_{o}"] and not v[f"hold_{o}"]]
         if v["see_chips"] and v["see_milk"]:
             extra = [grab[o] if v[f"close_to_{o}"] else walk[o] for o in loose]
-        elif loose:  # DIFFERS (quirk 8): the original offers the *other*, unseen item's walk
+        elif loose:  # DIFFERS (quirk 3): the original offers the *other*, unseen item's walk
             o = loose[0]
             extra = [grab[o] if v[f"close_to_{o}"] else walk[other[o] if faithful else o]]
         else:
@@ -245,7 +248,7 @@ def entertainment_valid_actions(v, faithful=False):
     elif v["room"] != "livingroom":
         extra = []
     elif v["sitting"]:
-        extra = [] if faithful else [16]  # DIFFERS (quirk 6): the original has no way up
+        extra = [] if faithful else [16]  # DIFFERS (quirk 2): the original has no way up
     elif v["close_to_coffeetable"]:
         hands = [o for o in ("chips", "milk") if v[f"hold_{o}"]]
         if len(hands) == 2:
@@ -255,9 +258,9 @@ def entertainment_valid_actions(v, faithful=False):
             put = [] if v[f"{other[o]}_on_coffeetable"] else [{"chips": 11, "milk": 12}[o]]
             extra = [7, 8] + put
         else:
-            extra = []  # quirk 10
+            extra = []  # quirk 7
     elif v["close_to_tv"]:
-        extra = [6, 8] if v["is_tv_on"] else [6, 8, 13, 14]  # quirk 9: offered even with full hands
+        extra = [6, 8] if v["is_tv_on"] else [6, 8, 13, 14]  # quirk 6: offered even with full hands
     elif v["close_to_sofa"]:
         extra = [6, 7, 15, 16] if v["is_tv_on"] else [6, 7]
     else:
@@ -356,7 +359,7 @@ class VirtualHomeEnv(gym.Env):
         return np.array([view[k] for k in self.feature_names], dtype=np.float32), info
 
     def reset(self, seed=None, options=None):
-        super().reset(seed=seed)  # seeds only matter to the policy: the tasks are deterministic
+        super().reset(seed=seed)  # seeds matter to the policy only: no randomness here (quirk 8)
         self.scene, self.t = initial_scene(), 0
         return self._observe()
 
@@ -388,6 +391,12 @@ class VirtualHomeEnv(gym.Env):
             gym.logger.warn('render() without a render_mode: make the env with render_mode="ansi"')
             return None
         return render_ansi(self.task, self.scene, self.t)
+
+
+def discount(info, gamma=GAMMA):
+    """What one decision discounts the future by: gamma, every decision being one step here.
+    gamma=GAMMA gives the logged return, PPO passes its own gamma."""
+    return gamma
 
 
 def oracle_plan(env):
@@ -428,8 +437,8 @@ if __name__ == "__main__":
             obs, reward, terminated, truncated, info = env.step(a)
             print(f"{t:4d}. {phrase:<34} reward {reward:.0f}" + ("  success" * info["success"]))
 
-# Expected output (the BFS turns the TV on first; the spec's plan, chips on the coffee table
-# first, is another of the same length):
+# Expected output (the BFS turns the TV on first; putting the chips on the coffee table first is
+# another plan of the same length):
 # === food: the shortest plan takes 6 decisions
 #   living room: TV [off], sofa, coffee table
 # @ kitchen: kitchen table (on it: pancake, milk [closed]),

@@ -1,4 +1,5 @@
-"""Ensure the macro-action Overcooked tasks match the spec's golden values (paper: environments)."""
+"""Ensure the macro-action Overcooked tasks keep their golden values: the optimal plans, their
+rewards and returns, the random-play bands, the invariants (paper: environments)."""
 import gymnasium as gym
 import numpy as np
 import pytest

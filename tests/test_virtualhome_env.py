@@ -1,4 +1,5 @@
-"""Ensure the VirtualHome tasks behave as the spec says (paper: Food Preparation, Entertainment)."""
+"""Ensure the VirtualHome tasks follow the original's rules, quirks numbered as in virtualhome_env.py
+(paper: Food Preparation, Entertainment)."""
 import copy
 from collections import deque
 
@@ -25,7 +26,7 @@ def play(env, plan):
 @pytest.mark.parametrize("faithful", [False, True])
 @pytest.mark.parametrize("task", ["food", "entertainment", *RENAMED])
 def test_golden_plans_earn_one_reward_at_the_end(task, faithful):
-    """The spec's optimal plans: rewards 0 ... 0, +1, terminated on the last step only."""
+    """The optimal plans: rewards 0 ... 0, +1, terminated on the last step only."""
     plan = ENTERTAINMENT_PLAN if task == "entertainment" else FOOD_PLAN
     steps = play(VirtualHomeEnv(task, faithful=faithful), plan)
     assert [s[1] for s in steps] == [0.0] * (len(plan) - 1) + [1.0]
@@ -65,11 +66,11 @@ def test_oracle_finds_the_shortest_plans():
 
 
 def test_walking_while_sitting_fails():
-    """Spec golden value: walking to the kitchen while sitting fails and changes nothing."""
+    """Golden value: walking to the kitchen while sitting fails and changes nothing."""
     env = VirtualHomeEnv("entertainment", faithful=True)
     steps = play(env, [0, 7, 13, 8, 15])  # living room, TV on, sit down without the snacks
     assert not steps[-1][4]["success"] and env.view()["sitting"]
-    assert steps[-1][4]["action_ids"] == [1, 2, 3]  # quirk 6 kept: a trap
+    assert steps[-1][4]["action_ids"] == [1, 2, 3]  # quirk 2 kept (faithful): a trap
     before, obs_before = env.scene.key(), steps[-1][0]
     obs, reward, *_ = env.step(1)
     assert env.scene.key() == before and (obs == obs_before).all() and reward == 0
@@ -81,23 +82,23 @@ def test_walking_while_sitting_fails():
     assert info["action_ids"] == [1, 2, 3, 16]
     _, _, _, _, info = env.step(16)
     view = env.view()
-    assert view["is_sit_sofa"] and not view["sitting"]  # quirk 7 kept in the features
+    assert view["is_sit_sofa"] and not view["sitting"]  # quirk 5 kept in the features
     assert "sitting" not in info["prompt"]
     env.step(1)
     assert env.view()["in_kitchen"]
 
 
 def test_tv_needs_a_free_hand():
-    """Spec golden value: switching the TV on while holding chips and milk fails."""
+    """Golden value: switching the TV on while holding chips and milk fails."""
     env = VirtualHomeEnv("entertainment")
     _, _, _, _, info = play(env, [4, 9, 5, 10, 0, 7])[-1]
-    assert 13 in info["action_ids"]  # quirk 9 kept: offered anyway
+    assert 13 in info["action_ids"]  # quirk 6 kept: offered anyway
     before = env.scene.key()
     env.step(13)
     assert env.scene.key() == before and not env.view()["is_tv_on"]
 
 
-def test_quirk_8_walk_to_the_unseen_item():
+def test_quirk_3_walk_to_the_unseen_item():
     """Faithful mode offers a walk to the unseen item on the coffee table (it fails); fixed not."""
     plan = [4, 9, 0, 6, 11, 1]  # chips onto the coffee table, back to the kitchen
     for faithful, offered in ((True, 4), (False, 5)):
@@ -222,7 +223,7 @@ def test_random_valid_sequences_keep_the_invariants(task, faithful, picks):
 
 
 def reachable_observations(task, faithful, by_observation):
-    """BFS over the policy's valid actions from reset. The spec's counts treat each observation
+    """BFS over the policy's valid actions from reset. The original's counts treat each observation
     vector as one node (by_observation=True), which never explores states that look alike but
     differ out of sight (the microwave left open while away); terminal observations don't count."""
     env = VirtualHomeEnv(task, faithful=faithful)
@@ -247,12 +248,12 @@ def reachable_observations(task, faithful, by_observation):
     return len(decision_obs), min(sizes), max(sizes)
 
 
-@pytest.mark.parametrize("task, spec_count, all_count",
+@pytest.mark.parametrize("task, original_count, all_count",
                          [("food", 16, 19), ("entertainment", 84, 97)])
-def test_reachable_observations_match_the_original(task, spec_count, all_count):
-    """Spec: 16 (food) and 84 (entertainment) observation vectors, 3 to 7 valid actions each;
+def test_reachable_observations_match_the_original(task, original_count, all_count):
+    """The original's counts: 16 (food) and 84 (entertainment) observation vectors, 3 to 7 valid actions each;
     a BFS over full states finds a few more (19, 97)."""
-    assert reachable_observations(task, True, by_observation=True) == (spec_count, 3, 7)
+    assert reachable_observations(task, True, by_observation=True) == (original_count, 3, 7)
     assert reachable_observations(task, True, by_observation=False) == (all_count, 3, 7)
 
 
