@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+import overcooked_env
 import ppo
+import virtualhome_env
 
 # Task-dependent defaults: OURS, found by experiment for Gemma 3 270M in fp32 on a 2-core CPU,
-# and the PAPER's (for LLaMA-7B in fp16), which --paper restores. gamma is the paper's in both:
-# per primitive step in Overcooked (a macro of k steps discounts by gamma**k), per decision in
-# VirtualHome. The logged return uses the same gamma.
+# and the PAPER's (for LLaMA-7B in fp16), which --paper restores. The discount is the paper's in
+# both: each environment module's GAMMA and discount(info, gamma).
 # DIFFERS: the learning rates. The paper's 5e-7 / 1e-6 move a 270M model's LoRA by nothing
 # measurable. With the paper's rollout, a sweep on Tomato Salad (bench/results/lr-sweep/) found
 # 1e-4 learnt nothing in 2,300 decisions (a KL of ~1e-4 per update) and 1e-3 collapsed the
@@ -44,16 +45,16 @@ import ppo
 # success fell from 100 % to 25 % in 3,000 decisions), so VirtualHome's actor learns faster, as in
 # the paper (1e-6 against Overcooked's 5e-7). Runs: bench/results/defaults-search/.
 TASK_DEFAULTS = {
-    "tomato":         dict(steps=8_192, actor_lr=3e-4, critic_lr=1e-3, gamma=0.99),
-    "tomato-lettuce": dict(steps=32_768, actor_lr=3e-4, critic_lr=1e-3, gamma=0.99),
-    "food":           dict(steps=8_192, actor_lr=1e-3, critic_lr=1e-3, gamma=0.95),
-    "entertainment":  dict(steps=16_384, actor_lr=1e-3, critic_lr=1e-3, gamma=0.95),
+    "tomato":         dict(steps=8_192, actor_lr=3e-4, critic_lr=1e-3),
+    "tomato-lettuce": dict(steps=32_768, actor_lr=3e-4, critic_lr=1e-3),
+    "food":           dict(steps=8_192, actor_lr=1e-3, critic_lr=1e-3),
+    "entertainment":  dict(steps=16_384, actor_lr=1e-3, critic_lr=1e-3),
 }
 PAPER_TASK_DEFAULTS = {
-    "tomato":         dict(steps=500_000, actor_lr=5e-7, critic_lr=1e-5, gamma=0.99),
-    "tomato-lettuce": dict(steps=500_000, actor_lr=5e-7, critic_lr=1e-5, gamma=0.99),
-    "food":           dict(steps=50_000, actor_lr=1e-6, critic_lr=5e-5, gamma=0.95),
-    "entertainment":  dict(steps=200_000, actor_lr=1e-6, critic_lr=5e-5, gamma=0.95),
+    "tomato":         dict(steps=500_000, actor_lr=5e-7, critic_lr=1e-5),
+    "tomato-lettuce": dict(steps=500_000, actor_lr=5e-7, critic_lr=1e-5),
+    "food":           dict(steps=50_000, actor_lr=1e-6, critic_lr=5e-5),
+    "entertainment":  dict(steps=200_000, actor_lr=1e-6, critic_lr=5e-5),
 }
 # DIFFERS: the rollout and the policy group. The paper collects 4 envs x 32 steps = 128 decisions
 # per update and steps the actor on groups of 4 x 8 = 32 states; ours are 16 x 32 = 512 decisions
@@ -69,11 +70,10 @@ PAPER_TASK_DEFAULTS = {
 # success (bench/results/reliability-ablation/). Raw, the entropy bonus keeps them exploring.
 ROLLOUT_DEFAULTS = dict(num_envs=16, grad_accum=32, norm_adv=False)
 PAPER_ROLLOUT_DEFAULTS = dict(num_envs=4, grad_accum=8, norm_adv=True)
-ENV_TASKS = {
-    "overcooked": ("tomato", "tomato-lettuce"),
-    "virtualhome": ("food", "entertainment", "cheese", "hamburger", "apple-pie", "pizza",
-                    "washing-plate", "laundry"),
-}
+# Each environment module owns its TASKS, its discount (GAMMA, discount(info, gamma)) and its
+# oracle_plan(env); run.py only picks the module.
+ENVS = {"overcooked": overcooked_env, "virtualhome": virtualhome_env}
+ENV_TASKS = {name: tuple(module.TASKS) for name, module in ENVS.items()}
 
 
 TASK_ENV = {task: env for env, tasks in ENV_TASKS.items() for task in tasks}
@@ -116,7 +116,7 @@ class Args:
                              "groups of 4 x 8, its learning rates and budgets (PAPER_TASK_DEFAULTS)")
     num_envs: int = arg(None, "parallel environments; None = 16 (ours), 4 with --paper")
     num_steps: int = arg(32, "decisions per environment per rollout (paper)")
-    gamma: float = arg(None, "None = TASK_DEFAULTS (paper)")
+    gamma: float = arg(None, "discount; None = the env module's GAMMA (paper)")
     gae_lambda: float = arg(0.95, "GAE lambda (paper)")
     clip_coef: float = arg(0.2, "policy and value clip (paper)")
     ent_coef: float = arg(0.01, "entropy bonus (paper)")
@@ -182,6 +182,7 @@ def check_args(args):
     defaults.update(PAPER_ROLLOUT_DEFAULTS if args.paper else ROLLOUT_DEFAULTS)
     if args.algo == "ppo":
         defaults.update(actor_lr=2.5e-4, critic_lr=2.5e-4)  # CleanRL's Adam learning rate for MLPs
+    defaults["gamma"] = ENVS[args.env].GAMMA
     for name in ("steps", "actor_lr", "critic_lr", "gamma", "num_envs", "grad_accum", "norm_adv"):
         if getattr(args, name) is None:
             setattr(args, name, defaults[name])
@@ -236,8 +237,8 @@ def state_of(info, algo="twosome"):
 
 def step_discount(args, info):
     # PAPER: semi-MDP discount gamma**k for a macro of k primitive steps (Overcooked); gamma per
-    # decision (VirtualHome).
-    return args.gamma ** info["macro_steps"] if args.env == "overcooked" else args.gamma
+    # decision (VirtualHome). The env module knows which.
+    return ENVS[args.env].discount(info, args.gamma)
 
 
 def cached_policy(policy_fn, states, cache):
@@ -274,16 +275,16 @@ def run_episode(agent, env, greedy, generator, cache, algo):
         obs, r, term, trunc, info = env.step(a)
         info = with_obs(obs, info)
         ret += disc * r
-        disc *= env_log_discount(info)
+        disc *= env_module(env).discount(info)  # the paper's logged return
         n += 1
         if term or trunc:
             return bool(info["success"]), ret, n
 
 
-def env_log_discount(info):
-    # The paper's logged return: 0.99 per primitive step (Overcooked), 0.95 per decision
-    # (VirtualHome), whatever gamma PPO was given.
-    return 0.99 ** info["macro_steps"] if "macro_steps" in info else 0.95
+def env_log_discount(args, info):
+    # The paper's logged return: its own discount (0.99 per primitive step in Overcooked, 0.95 per
+    # decision in VirtualHome), whatever gamma PPO was given.
+    return ENVS[args.env].discount(info)
 
 
 def evaluate(agent, args, episodes, seed, cache=None):
@@ -590,7 +591,7 @@ def main(args: Args) -> dict:
                 info = with_obs(obs, info)
                 rewards[t, i], discounts[t, i], next_done[i] = r, step_discount(args, info), float(term or trunc)
                 ep_return[i] += ep_disc[i] * r
-                ep_disc[i] *= env_log_discount(info)
+                ep_disc[i] *= env_log_discount(args, info)
                 ep_len[i] += 1
                 if term or trunc:
                     recent = (recent + [(bool(info["success"]), float(ep_return[i]), int(ep_len[i]))])[-20:]
