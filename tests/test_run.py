@@ -181,7 +181,8 @@ def test_evaluate_mode_reloads_the_checkpoint(tiny_dir, tmp_path):
 
 
 def test_play_mode_reaches_the_goal_with_the_golden_plan(tiny_dir):
-    """Ensure --play shows each action's probability and follows a person's choices to success."""
+    """Ensure --play shows the world and each action's probability, and follows a person's choices
+    to success."""
     # Food Preparation's golden plan [4,6,5,8,7,9] as positions in each state's valid list.
     from virtualhome_env import VirtualHomeEnv
     env, picks = VirtualHomeEnv("food"), []
@@ -194,6 +195,8 @@ def test_play_mode_reaches_the_goal_with_the_golden_plan(tiny_dir):
                           text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert "policy" in proc.stdout and "%" in proc.stdout
+    # the world is drawn before each choice: the agent starts in the kitchen, ends holding nothing
+    assert "@ kitchen:" in proc.stdout and proc.stdout.count("next to:") >= 6
     assert "please type a number" in proc.stdout  # the bad answer "x" was refused, not fatal
     assert "success!" in proc.stdout
 
