@@ -288,8 +288,9 @@ def env_log_discount(args, info):
 
 
 def evaluate(agent, args, episodes, seed, cache=None):
-    """Greedy and sampled success, each episode from the start. The envs are deterministic (spec
-    quirk 12) and argmax is too, so one greedy episode is the greedy policy's exact success rate.
+    """Greedy and sampled success, each episode from the start. Both envs have one fixed start and
+    no randomness, and argmax is deterministic too, so one greedy episode is the greedy policy's
+    exact success rate.
     `cache`: a rollout score cache to fill (and reuse) for these weights; None = a fresh one."""
     if cache is None and args.fast:
         cache = {}

@@ -9,7 +9,7 @@ is resumed from its checkpoint when the benchmark is started again.
 
     python bench/learning.py                 # writes bench/results/learning.json
     python bench/learning.py --stages food throughput   # some stages only
-Targets (issue): food within 3,000 decisions and 20 min; tomato within 5,000 decisions and
+Targets set for it: food within 3,000 decisions and 20 min; tomato within 5,000 decisions and
 40 min; throughput >= 10x the plain path; peak RSS < 4 GB.
 """
 import argparse

@@ -1,5 +1,5 @@
-"""Benchmark: the paper's four claims (Tan et al., ICLR 2024, section 5 and ../shared/spec/method.md
-section 6), each with its own measured numbers, in one resumable harness.
+"""Benchmark: the paper's four claims (Tan et al., ICLR 2024, section 5), each with its own
+measured numbers, in one resumable harness.
 
 Stages (run them all, or some with --stages):
   grid        4 tasks x {twosome word, token, none, ppo, saycan, random} x seeds, each one run.py
@@ -38,7 +38,7 @@ from prompts import VARIANTS as PROMPTS  # noqa: E402
 from run import atomic_write  # noqa: E402
 RUNS = os.path.join(ROOT, "bench", "runs")  # gitignored: checkpoints are large
 RESULTS = os.path.join(ROOT, "bench", "results")
-TASKS = {  # env, LLM budget, PPO-from-scratch budget, optimal logged return (spec section 6)
+TASKS = {  # env, LLM budget, PPO-from-scratch budget, optimal logged return (the oracle's, python baselines.py)
     "food": ("virtualhome", 3_000, 30_000, 0.7738),
     "tomato": ("overcooked", 5_000, 50_000, 0.9205),
     "entertainment": ("virtualhome", 5_000, 50_000, 0.5987),
