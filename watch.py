@@ -41,7 +41,8 @@ def episode(agent, env, greedy=False, seed=0, max_decisions=None):
         yield step
         if step["done"] or (max_decisions is not None and t >= max_decisions):
             yield {"t": t, "frame": env.render(), "prompt": info["prompt"], "actions": [], "probs": np.zeros(0),
-                   "chosen": None, "reward": 0.0, "done": True, "success": bool(info["success"])}
+                   "chosen": None, "reward": 0.0, "done": True, "success": bool(info["success"]),
+                   "cut": not step["done"]}  # stopped by max_decisions, not by the env
             return
 
 
@@ -60,7 +61,8 @@ def show(steps, out=print):
         frame = s["frame"] if isinstance(s["frame"], str) else ""
         out(f"\n=== decision {s['t']}\n{frame}")
         if s["chosen"] is None:
-            out("success!" if s["success"] else "episode over (time limit)")
+            out("success!" if s["success"] else f"stopped after {s['t']} decisions" if s.get("cut")
+                else "episode over (time limit)")
             return
         out("..." + s["prompt"][-150:])
         out(bars(s["actions"], s["probs"], s["chosen"]))

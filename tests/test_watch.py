@@ -40,7 +40,7 @@ def test_show_prints_frames_bars_and_the_end(agent):
     watch.show(watch.episode(agent, OvercookedEnv("tomato", render_mode="ansi"), max_decisions=2), out=lines.append)
     text = "\n".join(lines)
     assert text.count("=== decision") == 3 and "<- chosen" in text and " @ " in text
-    assert "episode over" in text or "success!" in text
+    assert "stopped after 2 decisions" in text or "success!" in text
 
 
 def test_bars_are_as_long_as_the_probabilities():
