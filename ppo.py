@@ -181,7 +181,7 @@ def update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, 
     """One PPO update on a flattened batch: value phase, then policy phase. Returns metrics.
 
     states: list of B hashable states; actions, logprobs, advantages (already normalised),
-    returns, values: (B,) from the rollout. The defaults are the paper's (method.md section 4).
+    returns, values: (B,) from the rollout. The defaults are the paper's.
     A KL stop ends the whole update (remaining epochs too), as CleanRL's `break` does. Metrics
     are means over every minibatch and group evaluated, including a group that was discarded.
     Raises FloatingPointError before stepping on any non-finite value, log-prob, loss or grad.

@@ -409,12 +409,17 @@ def load_agent_for(args, ckpt_dir=None):
                                lora_alpha=args.lora_alpha, shared_prompt=args.fast)
 
 
+def adopt_run(args, run_dir):
+    """--evaluate, --watch: act as the saved run did (its algorithm, env, task, prompt, model, norm)."""
+    saved = json.load(open(os.path.join(run_dir, "config.json")))
+    for k in ("algo", "env", "task", "variant", "model", "dtype", "norm"):
+        setattr(args, k, saved[k])
+
+
 def watch_run(args):
     """--watch: one sampled episode of a saved agent, in its own env and task, shown or as a GIF."""
     import watch
-    saved = json.load(open(os.path.join(args.watch, "config.json")))
-    for k in ("algo", "env", "task", "variant", "model", "dtype", "norm"):
-        setattr(args, k, saved[k])
+    adopt_run(args, args.watch)
     if args.algo != "twosome":
         raise UsageError(f"--watch shows an LLM agent's action probabilities; {args.watch} is a {args.algo} run")
     agent = load_agent_for(args, os.path.join(args.watch, "checkpoint", "agent"))
@@ -473,9 +478,7 @@ def main(args: Args) -> dict:
     if args.watch:
         return watch_run(args)
     if args.evaluate:
-        saved = json.load(open(os.path.join(args.evaluate, "config.json")))
-        for k in ("algo", "env", "task", "variant", "model", "dtype", "norm"):
-            setattr(args, k, saved[k])
+        adopt_run(args, args.evaluate)
         agent = load_agent_for(args, os.path.join(args.evaluate, "checkpoint", "agent"))
         result = evaluate(agent, args, args.eval_episodes, args.seed)
         return {**result, "decisions": torch.load(os.path.join(args.evaluate, "checkpoint", "state.pt"),

@@ -354,7 +354,8 @@ class VirtualHomeEnv(gym.Env):
         commands = [self.actions[i] for i in ids]
         info = {"prompt": prompts.virtualhome_prompt(view, self.variant),
                 "action_texts": prompts.virtualhome_action_texts(view, commands, self.variant),
-                "action_ids": ids, "action_mask": self.action_masks(), "success": is_success(view),
+                "action_ids": ids, "action_mask": np.isin(np.arange(self.action_space.n), ids),
+                "success": is_success(view),
                 "invalid_action": invalid_action}
         return np.array([view[k] for k in self.feature_names], dtype=np.float32), info
 
