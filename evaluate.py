@@ -8,8 +8,11 @@ Implements: TWOSOME (Tan et al., ICLR 2024, arXiv 2401.14151), the two claims be
   retained    the LLM keeps its language ability: multiple-choice accuracy (the answer with the
               highest word-normalised likelihood, the policy's own scoring) and held-out
               perplexity, base model (adapter off) against the trained agent (adapter on).
-The questions (data/commonsense_mc.jsonl) and the text (data/heldout.txt) were written for this
-project; pass --questions / --text for your own (JSONL rows: question, choices, answer index).
+The questions (data/commonsense_mc.jsonl: 240, four choices each, in four categories: physics,
+cooking, household, general; the committed results in bench/results used the first 40, the rest
+came later) and the text (data/heldout.txt) were written for this project; pass --questions /
+--text for your own (JSONL rows: question, choices, answer index; other fields such as category
+are ignored).
 Try it:
     python evaluate.py generalise runs/<food run>
     python evaluate.py retained runs/<run>

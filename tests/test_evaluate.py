@@ -83,9 +83,10 @@ def test_retained_scores_match_a_computation_by_hand(trained, tmp_path):
 
 
 def test_project_data_is_well_formed():
-    """Ensure the shipped question set parses and every answer indexes its choices."""
+    """Ensure the shipped question set parses and every answer indexes its choices (the full checks,
+    categories and balance included, are in test_data.py)."""
     qs = evaluate.read_questions(os.path.join(evaluate.HERE, "data", "commonsense_mc.jsonl"))
-    assert len(qs) == 40 and all(0 <= q["answer"] < len(q["choices"]) for q in qs)
+    assert len(qs) >= 200 and all(0 <= q["answer"] < len(q["choices"]) for q in qs)
 
 
 @pytest.mark.parametrize("line, message", [
