@@ -58,6 +58,7 @@ OLD = ["--num-envs", "4", "--grad-accum", "8", "--norm-adv"]
 LEVERS = {
     "norm-adv": ["--norm-adv"],  # standardised advantages
     "paper-rollout": ["--num-envs", "4", "--grad-accum", "8"],  # 4 x 32 decisions, groups of 4 x 8
+    "lr-3e-4": ["--actor-lr", "3e-4"],  # Overcooked's earlier actor learning rate (VirtualHome's is 1e-3)
 }
 
 
