@@ -426,7 +426,8 @@ def watch_run(args):
     picture = args.gif and args.env == "overcooked"  # Overcooked draws tiles; VirtualHome is text
     steps = list(watch.episode(agent, make_env(args, "rgb_array" if picture else "ansi"), seed=args.seed))
     if args.gif:
-        watch.write_gif(steps, args.gif, title=f"{args.task}, {os.path.basename(os.path.normpath(args.watch))}")
+        atomic_write(args.gif, watch.gif(steps, title=f"{args.task}, {os.path.basename(os.path.normpath(args.watch))}"),
+                     mode="wb")
     else:
         watch.show(steps)
     return {"success": steps[-1]["success"], "decisions": len(steps) - 1, "gif": args.gif}
@@ -438,7 +439,8 @@ def alignment_picture(agent, args, run_dir):
     env = make_env(args)
     env.reset()
     untrained, trained, labels = watch.plan_probabilities(agent, env, env_module(env).oracle_plan(env))
-    watch.alignment_plot(untrained, trained, labels, os.path.join(run_dir, "policy.png"), title=args.task)
+    atomic_write(os.path.join(run_dir, "policy.png"), watch.alignment_plot(untrained, trained, labels, title=args.task),
+                 mode="wb")
 
 
 def play(args):
