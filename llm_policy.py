@@ -77,7 +77,10 @@ def _convert_gguf(name, path):
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     (tmp / "model.gguf").unlink(missing_ok=True)
-    try:  # one rename publishes the finished copy: no reader ever sees half of one
+    # One rename publishes the finished copy: no reader ever sees half of one. (Not run.py's
+    # atomic_write, which replaces: here the first copy published stays, so a copy that another
+    # process may be loading is never swapped under it.)
+    try:
         os.rename(tmp, path)
     except OSError:  # another process published its (identical) copy first
         shutil.rmtree(tmp, ignore_errors=True)
