@@ -8,7 +8,7 @@ Implements: the baselines of TWOSOME (Tan et al., ICLR 2024, arXiv 2401.14151):
   - SayCan: the untrained LLM, greedy over the valid actions (no RL). That is run.py's
     LLMAgent before any update, so it needs no code here.
   - random: uniform over the valid actions. The oracle (ceiling) is each env's oracle_plan.
-Builds on: CleanRL's ppo.py (layer_init, Agent).
+Builds on: CleanRL's ppo.py (its Agent; layer_init is ppo.py's).
 Shapes: B states, K valid actions (padded), A = all actions of the task, D feature size.
 Agents share run.py's informal interface: policy_logits(states) -> (B, K) scores with -inf
 padding, value(states) -> (B,), actor_parameters(), critic_parameters(), save(path).
@@ -23,13 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-
-def layer_init(layer, std=math.sqrt(2), bias=0.0):
-    # CleanRL: orthogonal weights, constant bias; the policy head uses std 0.01 so the first
-    # policy is close to uniform, the value head std 1.
-    nn.init.orthogonal_(layer.weight, std)
-    nn.init.constant_(layer.bias, bias)
-    return layer
+from ppo import layer_init  # CleanRL's: std 0.01 on the policy head (a near-uniform first policy), 1 on the value head
 
 
 def gather_valid(all_logits, states):

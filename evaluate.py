@@ -28,9 +28,9 @@ import torch
 
 import llm_policy
 import run
+from virtualhome_env import TASKS as VH_TASKS  # food, entertainment, then the six renamed food tasks
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-VH_TASKS = ("food", "entertainment", "cheese", "hamburger", "apple-pie", "pizza", "washing-plate", "laundry")
 
 
 def fail(message):
@@ -40,10 +40,11 @@ def fail(message):
 
 
 def load_trained(run_dir, threads=2):
-    """The run's config (as run.Args) and its saved agent on a freshly loaded model."""
+    """The run's args (read as `run.py --evaluate` reads them: its algo, env, task, prompt variant,
+    model and normalisation) and its saved agent on a freshly loaded model."""
     torch.set_num_threads(threads)
-    args = run.Args(**{**json.load(open(os.path.join(run_dir, "config.json"))), "resume": None, "out": None})
-    return args, run.load_agent_for(args, os.path.join(run_dir, "checkpoint", "agent"))
+    args = run.check_args(run.Args(evaluate=run_dir))
+    return args, run.load_agent_for(args, run.agent_dir(run_dir))
 
 
 def generalise(run_dir, tasks=None, episodes=20, seed=0):
@@ -125,7 +126,7 @@ def main(argv=None):
     p.add_argument("--text", default=os.path.join(HERE, "data", "heldout.txt"))
     p.add_argument("--json", help="also write the result to this file (atomically)")
     a = p.parse_args(argv)
-    if not os.path.isfile(os.path.join(a.run_dir, "checkpoint", "state.pt")):
+    if run.checkpoint_of(a.run_dir) is None:
         fail(f"{a.run_dir!r} is not a run directory with a checkpoint")
     for path in (a.questions, a.text):
         if a.mode == "retained" and not os.path.isfile(path):

@@ -21,11 +21,12 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn as nn
 from peft import LoraConfig, get_peft_model, load_peft_weights, set_peft_model_state_dict
 from transformers import AutoModelForCausalLM, AutoTokenizer
+
+import ppo  # layer_init, and eval_unique for the critic's features (ppo.py knows nothing of LLMs)
 
 # The packaged default models, each with its install line. Their GGUF is de-quantised once into
 # a dense PyTorch copy in the user cache (see cache_dir).
@@ -76,7 +77,10 @@ def _convert_gguf(name, path):
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     (tmp / "model.gguf").unlink(missing_ok=True)
-    try:  # one rename publishes the finished copy: no reader ever sees half of one
+    # One rename publishes the finished copy: no reader ever sees half of one. (Not run.py's
+    # atomic_write, which replaces: here the first copy published stays, so a copy that another
+    # process may be loading is never swapped under it.)
+    try:
         os.rename(tmp, path)
     except OSError:  # another process published its (identical) copy first
         shutil.rmtree(tmp, ignore_errors=True)
@@ -293,13 +297,6 @@ def normalize(logp, n_tokens, n_words, norm="word"):
 # ---------------------------------------------------------------------------------------------
 # 3. Actor-critic on one frozen LLM
 # ---------------------------------------------------------------------------------------------
-def layer_init(layer, std=np.sqrt(2), bias_const=0.0):
-    """CleanRL's orthogonal initialisation."""
-    torch.nn.init.orthogonal_(layer.weight, std)
-    torch.nn.init.constant_(layer.bias, bias_const)
-    return layer
-
-
 class ValueHead(nn.Module):
     """PAPER: the critic, an MLP hidden -> 1024 -> 512 -> 1 with ReLU on the LLM's final hidden state."""
 
@@ -312,9 +309,9 @@ class ValueHead(nn.Module):
         # advantages are the rewards themselves rather than the critic's initial noise.
         self.net = nn.Sequential(
             nn.LayerNorm(hidden_size, elementwise_affine=False),
-            layer_init(nn.Linear(hidden_size, 1024)), nn.ReLU(),
-            layer_init(nn.Linear(1024, 512)), nn.ReLU(),
-            layer_init(nn.Linear(512, 1), std=0.01),
+            ppo.layer_init(nn.Linear(hidden_size, 1024)), nn.ReLU(),
+            ppo.layer_init(nn.Linear(1024, 512)), nn.ReLU(),
+            ppo.layer_init(nn.Linear(512, 1), std=0.01),
         )
 
     def forward(self, features):  # (B, H) -> (B,)
@@ -325,15 +322,17 @@ class LLMAgent(nn.Module):
     """LoRA actor + value-head critic on one frozen LLM. A state is (prompt, action_texts), hashable.
 
     peft injects the LoRA layers into `model` itself: build one agent per loaded model.
+    shared_prompt and feature_cache are exact speed-ups (run.py --no-fast turns both off): one
+    decoder pass per state for all its actions (_score_shared), and the critic's features
+    computed once per distinct prompt for the whole run.
     """
 
     def __init__(self, model, tokenizer, norm="word", lora_r=8, lora_alpha=16, lora_dropout=0.0,
                  shared_prompt=True, feature_cache=True):
         super().__init__()
-        if norm not in NORMS:
-            raise ValueError(f"unknown norm {norm!r}; known: {', '.join(NORMS)}")
-        self.settings = dict(norm=norm, lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
-                             shared_prompt=shared_prompt)  # saved with the agent
+        # the architecture, saved with the agent; the speed-ups are the loader's choice. The norm
+        # is checked where it is used, by normalize (NORMS is its one list).
+        self.settings = dict(norm=norm, lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout)
         self.norm, self.shared_prompt, self.tokenizer = norm, shared_prompt, tokenizer
         # PAPER: LoRA r=8, alpha=16, dropout 0, on the attention q and v projections, no bias
         config = LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
@@ -344,7 +343,7 @@ class LLMAgent(nn.Module):
             p.data = p.data.float()
         self.value_head = ValueHead(model.config.hidden_size).to(model.device)  # fp32 too
         # the critic's input depends on the prompt text only (the frozen LLM without its adapter
-        # never changes), so it is computed once per distinct prompt and kept for the whole run
+        # never changes), so it can be computed once per distinct prompt and kept for the whole run
         self.feature_cache = {} if feature_cache else None  # prompt -> (H,)
 
     # PAPER: the policy loss trains LoRA only, the value loss the MLP only: two optimisers
@@ -380,30 +379,26 @@ class LLMAgent(nn.Module):
             return self.value_head(self._features(prompts))  # (B, H) -> (B,)
         # one LLM pass for the prompts not seen yet (each once); the head itself always runs, so
         # the value loss trains it as usual
-        missing = list(dict.fromkeys(p for p in prompts if p not in self.feature_cache))
-        if missing:
-            self.feature_cache.update(zip(missing, self._features(missing)))
-        return self.value_head(torch.stack([self.feature_cache[p] for p in prompts]))  # (B, H) -> (B,)
+        features = ppo.eval_unique(self._features, prompts, self.feature_cache)  # (B, H)
+        return self.value_head(features)  # (B,)
 
     def save(self, path):
-        """path/adapter (peft's format), path/value_head.pt, path/agent.json; written atomically."""
+        """path/adapter (peft's format), path/value_head.pt, path/agent.json (the architecture).
+
+        A plain write: run.py writes it inside a checkpoint directory that it replaces in one go."""
         # DIFFERS: the original never saved the critic, so a resumed run crashed
         path = Path(path)
-        tmp, old = (path.with_name(f".{path.name}.{tag}-{os.getpid()}") for tag in ("tmp", "old"))
-        shutil.rmtree(tmp, ignore_errors=True)
-        self.model.save_pretrained(tmp / "adapter")
-        torch.save(self.value_head.state_dict(), tmp / "value_head.pt")
-        (tmp / "agent.json").write_text(json.dumps(self.settings, indent=1))
-        if path.exists():  # swap directories by renames: a reader sees the old save or the new one
-            os.rename(path, old)
-        os.rename(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
+        self.model.save_pretrained(path / "adapter")
+        torch.save(self.value_head.state_dict(), path / "value_head.pt")
+        (path / "agent.json").write_text(json.dumps(self.settings, indent=1))
 
 
-def load_agent(path, model, tokenizer):
-    """A saved LLMAgent on a freshly loaded `model`: the same adapter, critic and settings."""
+def load_agent(path, model, tokenizer, **speedups):
+    """A saved LLMAgent on a freshly loaded `model`: the same adapter, critic and architecture.
+
+    speedups: shared_prompt and feature_cache, as LLMAgent takes them (both on if not given)."""
     path = Path(path)
-    agent = LLMAgent(model, tokenizer, **json.loads((path / "agent.json").read_text()))
+    agent = LLMAgent(model, tokenizer, **{**json.loads((path / "agent.json").read_text()), **speedups})
     set_peft_model_state_dict(agent.model, load_peft_weights(str(path / "adapter"), device=str(model.device)))
     agent.value_head.load_state_dict(torch.load(path / "value_head.pt", map_location=model.device))
     return agent

@@ -4,7 +4,7 @@ Implements: TWOSOME (Tan et al., ICLR 2024, arXiv 2401.14151), its PPO: GAE with
 discounts, the clipped losses, and the two-phase update (value phase, then a policy phase with
 gradient accumulation and an approximate-KL early stop).
 Builds on: PPO (arXiv 1707.06347), GAE (arXiv 1506.02438), CleanRL's `ppo.py` (names, GAE loop,
-clipped value loss, k3 KL estimator).
+clipped value loss, k3 KL estimator, layer_init).
 
 An agent plugs in through two callables; states are opaque hashable objects, e.g.
 `(prompt, action_texts)` for the LLM or `(obs_tuple, mask_tuple)` for an MLP:
@@ -14,6 +14,8 @@ An agent plugs in through two callables; states are opaque hashable objects, e.g
 Shapes: T rollout steps, N envs, B batch of states (T * N flattened), K valid actions (padded).
 Try it: python ppo.py   (GAE on a five-step toy trajectory with one 3-step macro)
 """
+import math
+
 import torch
 
 
@@ -69,6 +71,15 @@ def linear_lr(lr0, update_idx, num_updates):
     """Learning rate for update `update_idx` (0-based): linear decay from lr0 towards 0."""
     # PAPER: linear decay to 0; the caller sets param_group["lr"] before each update (CleanRL).
     return lr0 * (1.0 - update_idx / num_updates)
+
+
+def layer_init(layer, std=math.sqrt(2), bias_const=0.0):
+    """CleanRL's initialisation of an actor's or a critic's linear layer: orthogonal weights with
+    gain `std` (sqrt 2 for hidden layers; small, e.g. 0.01, for a last layer whose first outputs
+    should be near 0, such as a policy head, so that the first policy is near uniform), constant bias."""
+    torch.nn.init.orthogonal_(layer.weight, std)
+    torch.nn.init.constant_(layer.bias, bias_const)
+    return layer
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,16 +139,34 @@ def value_loss(new_values, old_values, returns, clip_coef, clip_vloss=True):
 # ---------------------------------------------------------------------------------------------
 # The two-phase update
 # ---------------------------------------------------------------------------------------------
-def eval_unique(fn, states, dedup=True):
-    """fn(states), evaluating each distinct state once (exact: autograd sums duplicates' grads)."""
-    # DIFFERS: a speed-up, pinned to the plain path by tests/test_ppo.py. A rollout revisits the
-    # same states (the same kitchen, the same prompt), and each LLM forward pass is the cost.
-    if not dedup:
-        return fn(states)
-    first = {}  # state -> its row among the distinct states, in order of first appearance
-    inverse = [first.setdefault(s, len(first)) for s in states]
-    out = fn(list(first))  # (U, ...) with U distinct states
-    return out[torch.as_tensor(inverse, device=out.device)]  # (b, ...)
+def eval_unique(fn, states, cache=None):
+    """fn(states), (B, ...), with fn evaluated once per distinct (hashable) state.
+
+    The one mechanism for "each distinct state once": the update's batches (below), run.py's
+    rollout and evaluation, and the critic's features in llm_policy.py. Exact: duplicate states
+    share one row of fn's output, and autograd sums their gradients.
+    cache: a dict the caller keeps (state -> row of fn's (B, K) output), to share rows across calls
+    too. That is exact
+    only while fn stays the same function: within one rollout or evaluation (no_grad, fixed
+    weights), or for the features of frozen weights (LLMAgent.value). A cached row keeps its
+    entries up to the last one that is not -inf, and each call pads its rows again with -inf to
+    its widest, so a policy's logits (B, K) come back exactly as fn pads them for these states
+    (-inf must mark padding only: true of every policy here, which scores the valid actions alone).
+    """
+    # DIFFERS: a speed-up, pinned to the plain path by tests/test_ppo.py and tests/test_run.py. A
+    # rollout revisits the same states (the same kitchen, the same prompt), and each LLM forward
+    # pass is the cost.
+    if cache is None:
+        first = {}  # state -> its row among the distinct states, in order of first appearance
+        inverse = [first.setdefault(s, len(first)) for s in states]
+        out = fn(list(first))  # (U, ...) with U distinct states
+        return out[torch.as_tensor(inverse, device=out.device)]  # (B, ...)
+    todo = list(dict.fromkeys(s for s in states if s not in cache))
+    if todo:
+        for s, row in zip(todo, fn(todo)):  # row (K,): -inf padding up to this call's widest state
+            cache[s] = row[: int((~torch.isneginf(row)).nonzero().max()) + 1]
+    rows = [cache[s] for s in states]
+    return torch.nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=-math.inf)  # (B, K)
 
 
 def _micro_batches(states, group_inds, size, dedup):
@@ -197,6 +226,10 @@ def update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, 
     b_returns, b_values = returns, values  # (B,) each
     critic_params, actor_params = _params(critic_opt), _params(actor_opt)
     group_size = policy_microbatch * grad_accum  # PAPER: 4 x 8 = 32 states per actor step
+
+    def evaluate(fn, inds):  # fn on these samples' states: each distinct one once (dedup), or all
+        return eval_unique(fn, [states[i] for i in inds]) if dedup else fn([states[i] for i in inds])
+
     m = {k: [] for k in ("value_loss", "policy_loss", "entropy", "approx_kl", "clipfrac", "policy_samples")}
     policy_steps, kl_stop = 0, False
 
@@ -209,7 +242,7 @@ def update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, 
             b_inds = torch.randperm(B, generator=generator).tolist()
             for start in range(0, B, value_minibatch):
                 mb_inds = b_inds[start:start + value_minibatch]
-                newvalues = eval_unique(value_fn, [states[i] for i in mb_inds], dedup)  # (mb,)
+                newvalues = evaluate(value_fn, mb_inds)  # (mb,)
                 v_loss, _ = value_loss(newvalues, b_values[mb_inds], b_returns[mb_inds],
                                        clip_coef, clip_vloss)
                 critic_opt.zero_grad()
@@ -228,7 +261,7 @@ def update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, 
             actor_opt.zero_grad()
             g_logratio, g_losses = [], []
             for mb_inds in _micro_batches(states, group_inds, policy_microbatch, dedup):
-                logits = eval_unique(policy_fn, [states[i] for i in mb_inds], dedup)  # (mb, K)
+                logits = evaluate(policy_fn, mb_inds)  # (mb, K)
                 _, newlogprobs, entropy = categorical(logits, b_actions[mb_inds])  # (mb,) each
                 pg_loss, pg_info = policy_loss(newlogprobs, b_logprobs[mb_inds],
                                                b_advantages[mb_inds], clip_coef)

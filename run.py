@@ -10,16 +10,17 @@ Try it:
     python run.py --env overcooked --norm word            # Tomato Salad, the default model
     python run.py --env virtualhome --task food --steps 3000
     python run.py --evaluate runs/<run>                   # reload a checkpoint and evaluate it
+    python run.py --resume runs/<run> --steps 16384       # continue a run, to a new budget
     python run.py --env virtualhome --play                # choose the actions yourself
 The last line on stdout is a JSON summary; runs/<run>/ holds config.json, metrics.jsonl,
-the latest checkpoint and curves.png.
+the latest checkpoint, curves.png and policy.png.
 """
 import argparse
 import dataclasses
+import io
 import json
 import math
 import os
-import pickle
 import random
 import shutil
 import sys
@@ -74,8 +75,6 @@ PAPER_ROLLOUT_DEFAULTS = dict(num_envs=4, grad_accum=8, norm_adv=True)
 # oracle_plan(env); run.py only picks the module.
 ENVS = {"overcooked": overcooked_env, "virtualhome": virtualhome_env}
 ENV_TASKS = {name: tuple(module.TASKS) for name, module in ENVS.items()}
-
-
 TASK_ENV = {task: env for env, tasks in ENV_TASKS.items() for task in tasks}
 ALGOS = ("twosome", "ppo", "saycan", "random", "oracle")
 TRAINED = ("twosome", "ppo")  # saycan, random and oracle are evaluated as they are
@@ -89,11 +88,16 @@ def arg(default, help):
 class Args:
     # --- IO
     out: str = arg(None, "run directory (default runs/<env>-<task>-<norm>-s<seed>-<time>); must not exist yet")
-    resume: str = arg(None, "continue the run in this directory from its last checkpoint")
-    evaluate: str = arg(None, "only evaluate the checkpoint in this run directory")
-    play: bool = arg(False, "interactive: you choose each action and see the policy's probabilities")
-    watch: str = arg(None, "play one sampled episode of the agent in this run directory: each decision's "
-                           "world, prompt and action probabilities")
+    resume: str = arg(None, "continue the run in this directory from its last checkpoint, with its own settings; "
+                            "--steps sets a new total budget (a finished run can be extended; the learning rates' "
+                            "linear decay is recomputed over it from there on); of the other flags only --threads, "
+                            "--device, --fast, --checkpoint-every, --eval-* and --stop-at-* may differ from the run's")
+    evaluate: str = arg(None, "only evaluate the checkpoint in this run directory, in the run's own env, task, "
+                              "variant, model and normalisation (RUN_IDENTITY)")
+    play: bool = arg(False, "interactive: you choose each action and see the policy's probabilities (with "
+                            "--resume DIR: of that run's agent, in its own env and task)")
+    watch: str = arg(None, "play one sampled episode of the agent in this run directory, in its own env and task: "
+                           "each decision's world, prompt and action probabilities")
     gif: str = arg(None, "with --watch: write the episode to this new .gif file instead of the terminal")
     checkpoint_every: int = arg(1, "updates between checkpoints (ours)")
     # --- task and algorithm
@@ -132,8 +136,8 @@ class Args:
     critic_lr: float = arg(None, "value-head learning rate; None = TASK_DEFAULTS (--algo ppo: 2.5e-4, CleanRL's)")
     anneal_lr: bool = arg(True, "linear decay of both learning rates to 0 (paper)")
     norm_adv: bool = arg(None, "standardise the advantages over each batch; None = no (ours), yes with --paper")
-    fast: bool = arg(True, "exact speed-ups: one prompt encoding per state, rollout score cache, "
-                           "deduplicated update batches, cached critic features")
+    fast: bool = arg(True, "exact speed-ups: one prompt encoding per state, the rollout's and evaluation's score "
+                           "cache, deduplicated update batches, cached critic features (--no-fast: none of them)")
     # --- evaluation
     eval_episodes: int = arg(20, "sampled-policy episodes of each evaluation (plus one greedy episode)")
     eval_every: int = arg(1, "updates between evaluations (0 = only at the end)")
@@ -142,30 +146,57 @@ class Args:
                                        "with --stop-at-greedy, once both do")
 
 
+# Every numeric flag's range, checked before anything is loaded or written (NaN fails every test).
+POSITIVE = ("a positive integer", lambda v: 1 <= v < math.inf)
+RANGES = {
+    **dict.fromkeys(("checkpoint_every", "threads", "lora_r", "lora_alpha", "steps", "num_envs", "num_steps",
+                     "update_epochs", "value_epochs", "value_minibatch", "policy_microbatch", "grad_accum"), POSITIVE),
+    **dict.fromkeys(("eval_episodes", "eval_every"), ("an integer >= 0", lambda v: 0 <= v < math.inf)),
+    "seed": ("an integer from 0 to 2**32 - 1", lambda v: 0 <= v < 2**32),  # numpy's seeds
+    **dict.fromkeys(("gamma", "gae_lambda", "stop_at_greedy", "stop_at_sampled"),
+                    ("a number from 0 to 1", lambda v: 0 <= v <= 1)),
+    **dict.fromkeys(("actor_lr", "critic_lr", "clip_coef", "max_grad_norm", "target_kl"),
+                    ("a finite number > 0", lambda v: 0 < v < math.inf)),
+    **dict.fromkeys(("ent_coef", "vf_coef"), ("a finite number >= 0", lambda v: 0 <= v < math.inf)),
+}
+# What a run is: --evaluate, --watch and --play --resume DIR act as the saved run did (its config.json).
+RUN_IDENTITY = ("algo", "env", "task", "variant", "model", "dtype", "norm")
+# --resume DIR continues the run its config.json describes. Only these flags may differ from it: the
+# budget, and how the run is executed, evaluated and checkpointed (--no-fast is exact, see --fast).
+MAY_CHANGE_ON_RESUME = ("steps", "threads", "device", "fast", "checkpoint_every", "eval_episodes", "eval_every",
+                        "stop_at_greedy", "stop_at_sampled")
+MODE_FLAGS = ("out", "resume", "evaluate", "play", "watch", "gif")  # what to do, not what the run is
+
+
 class UsageError(Exception):
     """Bad input: reported as one line on stderr, exit code 2, nothing written."""
 
 
 def parse_args(argv=None):
+    """Args from the command line, with a saved run's own values where a command reads one (from_run)."""
     # ~10 lines of argparse built from the dataclass: every field a flag, its help from the metadata.
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    # SUPPRESS: the namespace holds the flags typed only, which from_run needs to know.
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], argument_default=argparse.SUPPRESS)
     for f in dataclasses.fields(Args):
         flag = "--" + f.name.replace("_", "-")
         if f.type is bool or f.type == "bool":
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=f.metadata["help"])
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=f.metadata["help"])
         else:
             kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
-            parser.add_argument(flag, type=kind, default=f.default, help=f.metadata["help"])
+            parser.add_argument(flag, type=kind, help=f.metadata["help"])
 
     def one_line_error(message):  # argparse prints usage + message; we promise one line
         raise UsageError(message)
     parser.error = one_line_error
-    return Args(**vars(parser.parse_args(argv)))
+    typed = vars(parser.parse_args(argv))
+    return from_run(Args(**typed), typed)
 
 
 def check_args(args):
-    """Resolve task defaults and reject bad input before anything is loaded or written."""
+    """Reject bad input with one line (UsageError) before anything is loaded or written; fill in the
+    task's defaults, or, for a command that reads a saved run, the run's own values (from_run)."""
     import prompts
+    args = from_run(args)
     if args.algo not in ALGOS:
         raise UsageError(f"unknown --algo {args.algo!r}; choose one of: {', '.join(ALGOS)}")
     if args.env not in ENV_TASKS:
@@ -173,8 +204,6 @@ def check_args(args):
     args.task = args.task or ENV_TASKS[args.env][0]
     if args.task not in ENV_TASKS[args.env]:
         raise UsageError(f"unknown --task {args.task!r} for --env {args.env}; choose one of: {', '.join(ENV_TASKS[args.env])}")
-    if args.norm not in ("none", "token", "word"):
-        raise UsageError(f"unknown --norm {args.norm!r}; choose one of: none, token, word")
     if args.variant not in prompts.VARIANTS:
         raise UsageError(f"unknown --variant {args.variant!r}; choose one of: {', '.join(prompts.VARIANTS)}")
     table = PAPER_TASK_DEFAULTS if args.paper else TASK_DEFAULTS
@@ -186,15 +215,10 @@ def check_args(args):
     for name in ("steps", "actor_lr", "critic_lr", "gamma", "num_envs", "grad_accum", "norm_adv"):
         if getattr(args, name) is None:
             setattr(args, name, defaults[name])
-    for name in ("steps", "num_envs", "num_steps", "policy_microbatch", "grad_accum", "value_minibatch", "threads",
-                 "update_epochs", "value_epochs"):
-        if getattr(args, name) <= 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
-    for path in (args.resume, args.evaluate):
-        if path is not None and not os.path.isfile(os.path.join(path, "checkpoint", "state.pt")):
-            raise UsageError(f"{path!r} is not a run directory with a checkpoint (no {path}/checkpoint/state.pt)")
-    if args.watch is not None and not os.path.isfile(os.path.join(args.watch, "checkpoint", "state.pt")):
-        raise UsageError(f"{args.watch!r} is not a run directory with a checkpoint (no {args.watch}/checkpoint/state.pt)")
+    for name, (what, ok) in RANGES.items():
+        value = getattr(args, name)
+        if value is not None and not ok(value):
+            raise UsageError(f"--{name.replace('_', '-')} must be {what}, got {value}")
     if args.gif is not None:
         if args.watch is None:
             raise UsageError("--gif writes what --watch shows: give --watch RUN_DIR too")
@@ -204,22 +228,63 @@ def check_args(args):
         raise UsageError("--play shows a policy's probabilities; the oracle has none (choose another --algo)")
     if args.out is not None and os.path.exists(args.out) and not args.resume:
         raise UsageError(f"--out {args.out!r} already exists; choose a new directory or --resume it")
+    import llm_policy  # last: importing transformers takes seconds
+    if args.norm not in llm_policy.NORMS:
+        raise UsageError(f"unknown --norm {args.norm!r}; choose one of: {', '.join(llm_policy.NORMS)}")
     return args
 
 
-def env_module(env):
-    """The module that defines env's class (it holds that env's oracle_plan)."""
-    return sys.modules[type(env).__module__]
+def from_run(args, typed=None):
+    """For a command that reads a saved run (--resume, --evaluate, --watch DIR, --play --resume DIR):
+    args with the run's own values from its config.json. Training goes on (--resume) with every
+    value of the run but those of MAY_CHANGE_ON_RESUME that are typed; the other commands take the
+    run's RUN_IDENTITY. A flag typed with another value than one the run fixes is refused
+    (UsageError): it would change the run. typed: the names of the flags typed (parse_args knows
+    them); for Args built in Python, the fields that differ from their defaults. Applying it twice
+    changes nothing; args without a run to read come back as they are."""
+    run_dir = [d for d in (args.resume, args.evaluate, args.watch) if d is not None]
+    if len(run_dir) > 1 or (args.play and (args.evaluate or args.watch)):
+        raise UsageError("--resume, --evaluate, --watch and --play are separate commands: give one of them "
+                         "(--play may read a run with --resume DIR)")
+    if not run_dir:
+        return args
+    run_dir = run_dir[0]
+    if checkpoint_of(run_dir) is None or not os.path.isfile(os.path.join(run_dir, "config.json")):
+        raise UsageError(f"{run_dir!r} is not a run directory with a checkpoint (no {run_dir}/checkpoint/state.pt)")
+    names, default = [f.name for f in dataclasses.fields(Args)], Args()
+    config = json.load(open(os.path.join(run_dir, "config.json")))
+    saved = {**vars(default), **{k: v for k, v in config.items() if k in names}}  # older configs: defaults
+    training = args.resume is not None and not args.play
+    fixed = [n for n in names if n not in MAY_CHANGE_ON_RESUME + MODE_FLAGS] if training else RUN_IDENTITY
+    if typed is None and all(getattr(args, n) == saved[n] for n in fixed):
+        return args  # applied already (by parse_args)
+    typed = typed if typed is not None else [n for n in names if getattr(args, n) != getattr(default, n)]
+    for name in typed:
+        if name in fixed and getattr(args, name) != saved[name]:
+            value, flag = getattr(args, name), name.replace("_", "-")
+            shown = (f"--{flag}" if value else f"--no-{flag}") if isinstance(value, bool) else f"--{flag} {value}"
+            allowed = ("with --resume only " + ", ".join("--" + n.replace("_", "-") for n in MAY_CHANGE_ON_RESUME)
+                       + " may be given" if training else "it is the run's own")
+            raise UsageError(f"{shown} would change the run in {run_dir} (its {name} is {saved[name]}); {allowed}")
+    if training and args.out not in (None, run_dir):
+        raise UsageError(f"--out {args.out} with --resume {run_dir}: a resumed run stays in its own directory")
+    for name in (n for n in names if n not in MODE_FLAGS) if training else RUN_IDENTITY:
+        if name in fixed or name not in typed:
+            setattr(args, name, saved[name])
+    if training:
+        args.out = run_dir
+    return args
 
 
+# ---------------------------------------------------------------------------------------------
+# Environments: N of them per process, stepped together
+# ---------------------------------------------------------------------------------------------
 def make_env(args, render_mode=None):
-    # A plain if/elif, no registry: both envs share the informal interface
+    # A plain if/else, no registry: both envs share the informal interface
     # reset/step + info["prompt"], info["action_texts"], info["action_ids"], info["success"].
     if args.env == "overcooked":
-        from overcooked_env import OvercookedEnv
-        return OvercookedEnv(task=args.task, variant=args.variant, render_mode=render_mode)
-    from virtualhome_env import VirtualHomeEnv
-    return VirtualHomeEnv(task=args.task, variant=args.variant, render_mode=render_mode)
+        return overcooked_env.OvercookedEnv(task=args.task, variant=args.variant, render_mode=render_mode)
+    return virtualhome_env.VirtualHomeEnv(task=args.task, variant=args.variant, render_mode=render_mode)
 
 
 def with_obs(obs, info):
@@ -235,69 +300,120 @@ def state_of(info, algo="twosome"):
     return (info["prompt"], tuple(info["action_texts"]))
 
 
-def step_discount(args, info):
-    # PAPER: semi-MDP discount gamma**k for a macro of k primitive steps (Overcooked); gamma per
-    # decision (VirtualHome). The env module knows which.
-    return ENVS[args.env].discount(info, args.gamma)
+@dataclass
+class Envs:
+    """One process's N environments with their episodes in progress, and the generator that samples
+    its actions (CleanRL's vector env with its episode statistics). A checkpoint holds it whole, so
+    a resumed run continues every episode where it was."""
+    envs: list
+    infos: list  # (N,) each env's latest info, with "obs"
+    next_done: torch.Tensor  # (N,) 1 where the next state starts a new episode
+    ep_return: np.ndarray  # (N,) logged discounted return of each episode so far
+    ep_disc: np.ndarray  # (N,) the logged discount of its next reward
+    ep_len: np.ndarray  # (N,) decisions so far
+    recent: list  # (success, return, length) of this process's last 20 finished episodes
+    gen: torch.Generator  # samples the rollout's actions
 
 
-def cached_policy(policy_fn, states, cache):
-    """Scores of each state's valid actions, (B, K); each distinct state scored once per update.
-
-    Exact while the weights are fixed (a rollout, an evaluation): the cache is cleared after
-    every update. `cache=None` is the plain path."""
-    if cache is None:
-        return policy_fn(states)
-    todo = list(dict.fromkeys(s for s in states if s not in cache))
-    if todo:
-        for s, row in zip(todo, policy_fn(todo)):
-            cache[s] = row[: len(s[1])]
-    K = max(len(s[1]) for s in states)
-    out = torch.full((len(states), K), -math.inf)  # (B, K), -inf = padding
-    for b, s in enumerate(states):
-        out[b, : len(s[1])] = cache[s]
-    return out
+def make_envs(args, seed):
+    """This process's --num-envs fresh environments; `seed` also seeds its action sampling."""
+    N = args.num_envs
+    envs = [make_env(args) for _ in range(N)]
+    infos = [with_obs(*env.reset(seed=seed + i)) for i, env in enumerate(envs)]
+    return Envs(envs, infos, torch.zeros(N), np.zeros(N), np.ones(N), np.zeros(N, dtype=int), [],
+                torch.Generator().manual_seed(seed))
 
 
-def run_episode(agent, env, greedy, generator, cache, algo):
+def step_envs(e, k, args):
+    """Step env i with its k[i]-th valid action; a finished episode is recorded and reset.
+    Returns this decision's rewards and discounts, (N,) each, and the number of episodes finished."""
+    module = ENVS[args.env]
+    rewards, discounts, finished = torch.zeros(len(e.envs)), torch.zeros(len(e.envs)), 0
+    for i, env in enumerate(e.envs):
+        obs, r, term, trunc, info = env.step(e.infos[i]["action_ids"][int(k[i])])
+        info = with_obs(obs, info)
+        # PAPER: semi-MDP discount gamma**k for a macro of k primitive steps (Overcooked); gamma per
+        # decision (VirtualHome). The env module knows which.
+        rewards[i], discounts[i], e.next_done[i] = r, module.discount(info, args.gamma), float(term or trunc)
+        e.ep_return[i] += e.ep_disc[i] * r
+        # The paper's logged return: its own discount (0.99 per primitive step in Overcooked, 0.95
+        # per decision in VirtualHome), whatever gamma PPO was given.
+        e.ep_disc[i] *= module.discount(info)
+        e.ep_len[i] += 1
+        if term or trunc:
+            e.recent = (e.recent + [(bool(info["success"]), float(e.ep_return[i]), int(e.ep_len[i]))])[-20:]
+            finished += 1
+            e.ep_return[i], e.ep_disc[i], e.ep_len[i] = 0.0, 1.0, 0
+            info = with_obs(*env.reset())
+        e.infos[i] = info
+    return rewards, discounts, finished
+
+
+# ---------------------------------------------------------------------------------------------
+# Agents and their evaluation
+# ---------------------------------------------------------------------------------------------
+def load_agent_for(args, ckpt_dir=None):
+    """The agent of --algo: fresh, or reloaded from a checkpoint's agent directory."""
+    if args.algo in ("ppo", "random", "oracle"):
+        import baselines
+        if args.algo == "oracle":
+            return None  # it plays the env's oracle_plan, see run_episode
+        if args.algo == "random":
+            return baselines.RandomAgent()
+        if ckpt_dir is not None:
+            return baselines.load_mlp_agent(ckpt_dir)
+        env = make_env(args)
+        return baselines.MLPAgent(int(env.observation_space.shape[0]), int(env.action_space.n))
+    import llm_policy
+    try:
+        model, tokenizer = llm_policy.load_model(args.model, dtype=args.dtype, device=args.device)
+    except (ValueError, OSError) as e:  # unknown or not installed: one line, before any write
+        raise UsageError(str(e).splitlines()[0]) from None
+    speedups = dict(shared_prompt=args.fast, feature_cache=args.fast)  # exact: --no-fast turns both off
+    if ckpt_dir is not None:
+        return llm_policy.load_agent(ckpt_dir, model, tokenizer, **speedups)
+    return llm_policy.LLMAgent(model, tokenizer, norm=args.norm, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
+                               **speedups)
+
+
+def run_episode(agent, env, args, greedy, generator, cache):
     """One evaluation episode: (success, logged discounted return, decisions)."""
+    module = ENVS[args.env]
     obs, info = env.reset()
     info = with_obs(obs, info)
     ret, disc, n = 0.0, 1.0, 0
-    plan = env_module(env).oracle_plan(env) if algo == "oracle" else None  # the ceiling: shortest plan
+    plan = module.oracle_plan(env) if args.algo == "oracle" else None  # the ceiling: shortest plan
+
+    def policy_fn(states):
+        return agent.policy_logits(states).float().cpu()  # (B, K)
     while True:
         if plan is not None:
             a = plan[n]
         else:
-            logits = cached_policy(lambda s: agent.policy_logits(s).float().cpu(), [state_of(info, algo)], cache)[0]  # (K,)
+            states = [state_of(info, args.algo)]
+            logits = (policy_fn(states) if cache is None else ppo.eval_unique(policy_fn, states, cache))[0]  # (K,)
             k = int(logits.argmax()) if greedy else int(torch.multinomial(logits.softmax(-1), 1, generator=generator))
             a = info["action_ids"][k]
         obs, r, term, trunc, info = env.step(a)
         info = with_obs(obs, info)
         ret += disc * r
-        disc *= env_module(env).discount(info)  # the paper's logged return
+        disc *= module.discount(info)  # the paper's logged return
         n += 1
         if term or trunc:
             return bool(info["success"]), ret, n
-
-
-def env_log_discount(args, info):
-    # The paper's logged return: its own discount (0.99 per primitive step in Overcooked, 0.95 per
-    # decision in VirtualHome), whatever gamma PPO was given.
-    return ENVS[args.env].discount(info)
 
 
 def evaluate(agent, args, episodes, seed, cache=None):
     """Greedy and sampled success, each episode from the start. Both envs have one fixed start and
     no randomness, and argmax is deterministic too, so one greedy episode is the greedy policy's
     exact success rate.
-    `cache`: a rollout score cache to fill (and reuse) for these weights; None = a fresh one."""
+    `cache`: a score cache to fill (and reuse) for these weights; None = a fresh one (--fast)."""
     if cache is None and args.fast:
         cache = {}
     env, gen = make_env(args), torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        g_success, g_return, g_len = run_episode(agent, env, True, gen, cache, args.algo)
-        sampled = [run_episode(agent, env, False, gen, cache, args.algo) for _ in range(episodes)]
+        g_success, g_return, g_len = run_episode(agent, env, args, True, gen, cache)
+        sampled = [run_episode(agent, env, args, False, gen, cache) for _ in range(episodes)]
     return {
         "greedy_success": float(g_success), "greedy_return": g_return, "greedy_length": g_len,
         "success_rate": float(np.mean([s for s, _, _ in sampled])) if sampled else float(g_success),
@@ -306,61 +422,128 @@ def evaluate(agent, args, episodes, seed, cache=None):
     }
 
 
-def say(message):
-    """Print from one process only (rank 0 under torchrun)."""
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(message, flush=True)
+def eval_metrics(agent, args, seed, cache):
+    """The evaluation after an update, as metrics: eval/success_rate and eval/mean_return of
+    --eval-episodes sampled episodes, eval/greedy_* of one argmax episode."""
+    # DIFFERS (measurement): --eval-episodes sampled episodes from the start, after every
+    # update. The success of the last finished training episodes overstates an early policy,
+    # since short episodes (often successes) finish first and long failures are still running.
+    ev = evaluate(agent, args, args.eval_episodes, seed, cache)
+    return {f"eval/{k}": ev[k] for k in ("success_rate", "mean_return", "greedy_success", "greedy_return",
+                                         "greedy_length")}
 
 
-def broadcast(obj):
-    """torchrun: rank 0's value of a picklable object, on every process."""
-    import torch.distributed as dist
-    box = [obj]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
+# ---------------------------------------------------------------------------------------------
+# The run directory: config, metrics, checkpoints, pictures, all written atomically
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class TrainState:
+    """What a checkpoint holds besides the agent: the counters, the optimisers' states and every
+    process's Envs. The loop updates it; save_checkpoint writes it whole, load_checkpoint reads it."""
+    update: int = 0  # updates done
+    decisions: int = 0  # decisions made, all processes
+    episodes: int = 0  # episodes finished (by rank 0's environments)
+    wall_s: float = 0.0  # training and evaluation time, over every sitting
+    actor_opt: dict = None  # the optimisers' state_dicts
+    critic_opt: dict = None
+    workers: list = None  # one Envs per process, in rank order
 
 
-def gather(obj, world, rank):
-    """torchrun: every process's object, as a list on rank 0 ([obj] for a single process)."""
-    if world == 1:
-        return [obj]
-    import torch.distributed as dist
-    out = [None] * world if rank == 0 else None
-    dist.gather_object(obj, out, dst=0)
-    return out
+def atomic_write(path, data):
+    """Replace the file or directory `path` by `data`, so that a reader, or a run killed at any
+    moment, finds the old version or the new one, complete, never a mix.
 
-
-def atomic_write(path, data, mode="w"):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, mode) as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    data: a str or bytes (a file), or a function that writes a directory at the path it is given.
+    Either is written in full beside `path`, then renamed over it. A directory cannot be renamed over
+    another, so it takes two renames, `path` to `path`.old and the new one to `path`; killed between
+    them, `path`.old is the good one (checkpoint_of reads it; the next write puts it back first).
+    One writer per path (rank 0 alone writes a run directory)."""
+    tmp, old = f"{path}.tmp", f"{path}.old"
+    if not callable(data):
+        with open(tmp, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return
+    if not os.path.exists(path) and os.path.exists(old):
+        os.replace(old, path)
+    shutil.rmtree(tmp, ignore_errors=True)
+    data(tmp)
+    shutil.rmtree(old, ignore_errors=True)
+    if os.path.exists(path):
+        os.replace(path, old)
     os.replace(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def checkpoint_of(run_dir):
+    """run_dir's checkpoint directory (checkpoint/, or checkpoint.old/ after a save killed between
+    its two renames), or None if it has none."""
+    for name in ("checkpoint", "checkpoint.old"):
+        if os.path.isfile(os.path.join(run_dir, name, "state.pt")):
+            return os.path.join(run_dir, name)
+    return None
 
 
 def save_checkpoint(run_dir, agent, state):
-    """Write checkpoint.tmp/ in full, then swap it in: a kill at any moment leaves a good one."""
-    tmp, final, old = (os.path.join(run_dir, n) for n in ("checkpoint.tmp", "checkpoint", "checkpoint.old"))
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    agent.save(os.path.join(tmp, "agent"))
-    torch.save(state, os.path.join(tmp, "state.pt"))
-    shutil.rmtree(old, ignore_errors=True)
-    if os.path.exists(final):
-        os.replace(final, old)  # between these two renames, checkpoint.old is the good one
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
+    """checkpoint/agent/ (the agent's weights and architecture) and checkpoint/state.pt (the
+    TrainState), replaced together in one go."""
+    def write(tmp):
+        os.makedirs(tmp)
+        agent.save(os.path.join(tmp, "agent"))
+        # plain dicts: `python run.py` and `import run` would pickle these classes under two names
+        torch.save({**vars(state), "workers": [vars(e) for e in state.workers]}, os.path.join(tmp, "state.pt"))
+    atomic_write(os.path.join(run_dir, "checkpoint"), write)
 
 
-def recover_checkpoint(run_dir):
-    # A kill between the two renames above leaves only checkpoint.old: promote it.
-    final, old = os.path.join(run_dir, "checkpoint"), os.path.join(run_dir, "checkpoint.old")
-    if not os.path.exists(final) and os.path.exists(old):
-        os.replace(old, final)
+def load_checkpoint(run_dir):
+    """The TrainState that save_checkpoint wrote in run_dir."""
+    saved = torch.load(os.path.join(checkpoint_of(run_dir), "state.pt"), weights_only=False)
+    if "workers" not in saved:
+        raise UsageError(f"{run_dir} was checkpointed by an earlier run.py (no TrainState); resume it with that version")
+    return TrainState(**{**saved, "workers": [Envs(**e) for e in saved["workers"]]})
+
+
+def resumed_state(args, world, num_updates):
+    """The TrainState of --resume DIR, if this command can continue it (checked before any write)."""
+    state = load_checkpoint(args.resume)
+    if len(state.workers) != world:
+        raise UsageError(f"{args.resume} was written by {len(state.workers)} process(es); resume it with as many, not {world}")
+    if num_updates < state.update:
+        raise UsageError(f"--steps {args.steps} allows {num_updates} update(s), fewer than the {state.update} "
+                         f"{args.resume} has done")
+    return state
+
+
+def agent_dir(run_dir):
+    return os.path.join(checkpoint_of(run_dir), "agent")
+
+
+def start_run_dir(args, state):
+    """A new run directory, or the resumed one, and the metrics logged in it so far. Rank 0 writes
+    config.json (a resumed run's with its new budget and flags) and cuts a resumed metrics.jsonl to
+    the checkpoint's updates: lines logged after it belong to the interrupted sitting."""
+    if args.resume:
+        run_dir = args.resume
+        rows = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))][:state.update]
+        say(f"resumed {run_dir} at update {state.update}, {state.decisions} decisions")
+    else:
+        name = args.norm if args.algo == "twosome" else args.algo
+        run_dir = args.out or os.path.join("runs", f"{args.env}-{args.task}-{name}-s{args.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+        run_dir, rows = broadcast(run_dir), []  # torchrun: rank 0 names the run directory
+    if int(os.environ.get("RANK", "0")) == 0:
+        if args.resume:
+            atomic_write(os.path.join(run_dir, "metrics.jsonl"), "".join(json.dumps(r) + "\n" for r in rows))
+        else:
+            os.makedirs(run_dir)
+        atomic_write(os.path.join(run_dir, "config.json"),
+                     json.dumps({**dataclasses.asdict(args), "resume": None, "out": run_dir}, indent=1))
+    return run_dir, rows
 
 
 def plot_curves(run_dir, rows):
+    """curves.png: success (sampled, greedy, training episodes) and return, against decisions."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -380,70 +563,128 @@ def plot_curves(run_dir, rows):
     b.legend(fontsize=7)
     fig.suptitle(os.path.basename(os.path.normpath(run_dir)))
     fig.tight_layout()
-    tmp = os.path.join(run_dir, f"curves.tmp{os.getpid()}.png")
-    fig.savefig(tmp, dpi=80)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=80)
     plt.close(fig)
-    os.replace(tmp, os.path.join(run_dir, "curves.png"))
+    atomic_write(os.path.join(run_dir, "curves.png"), png.getvalue())
 
 
-def load_agent_for(args, ckpt_dir=None):
-    """The agent of --algo: fresh, or reloaded from a checkpoint's agent directory."""
-    if args.algo in ("ppo", "random", "oracle"):
-        import baselines
-        if args.algo == "oracle":
-            return None  # it plays the env's oracle_plan, see run_episode
-        if args.algo == "random":
-            return baselines.RandomAgent()
-        if ckpt_dir is not None:
-            return baselines.load_mlp_agent(ckpt_dir)
-        env = make_env(args)
-        return baselines.MLPAgent(int(env.observation_space.shape[0]), int(env.action_space.n))
-    import llm_policy
-    try:
-        model, tokenizer = llm_policy.load_model(args.model, dtype=args.dtype, device=args.device)
-    except (ValueError, OSError) as e:  # unknown or not installed: one line, before any write
-        raise UsageError(str(e).splitlines()[0]) from None
-    if ckpt_dir is not None:
-        return llm_policy.load_agent(ckpt_dir, model, tokenizer)
-    return llm_policy.LLMAgent(model, tokenizer, norm=args.norm, lora_r=args.lora_r,
-                               lora_alpha=args.lora_alpha, shared_prompt=args.fast)
+# ---------------------------------------------------------------------------------------------
+# torchrun: a plain `python run.py` goes through none of this
+# ---------------------------------------------------------------------------------------------
+def setup_distributed(args):
+    """Join torchrun's process group. Returns (world, rank, all_reduce): the number of processes,
+    this one's rank and a function that averages a tensor over them in place; (1, 0, None) for a
+    plain `python run.py` (no WORLD_SIZE), for which broadcast and gather below do nothing."""
+    world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+    if world == 1:
+        return 1, 0, None
+    import torch.distributed as dist
+    if args.device.startswith("cuda"):  # one GPU per process
+        args.device = f"cuda:{os.environ['LOCAL_RANK']}"
+        torch.cuda.set_device(args.device)
+    dist.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
+
+    def all_reduce(t):  # average over the processes, in place (nccl needs device tensors)
+        buf = t.to(args.device)
+        dist.all_reduce(buf)
+        t.copy_(buf / world)
+    return world, rank, all_reduce
 
 
-def adopt_run(args, run_dir):
-    """--evaluate, --watch: act as the saved run did (its algorithm, env, task, prompt, model, norm)."""
-    saved = json.load(open(os.path.join(run_dir, "config.json")))
-    for k in ("algo", "env", "task", "variant", "model", "dtype", "norm"):
-        setattr(args, k, saved[k])
+def broadcast(obj):
+    """torchrun: rank 0's value of a picklable object, on every process (obj itself without torchrun)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        return obj
+    import torch.distributed as dist
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
-def watch_run(args):
-    """--watch: one sampled episode of a saved agent, in its own env and task, shown or as a GIF."""
-    import watch
-    adopt_run(args, args.watch)
-    if args.algo != "twosome":
-        raise UsageError(f"--watch shows an LLM agent's action probabilities; {args.watch} is a {args.algo} run")
-    agent = load_agent_for(args, os.path.join(args.watch, "checkpoint", "agent"))
-    picture = args.gif and args.env == "overcooked"  # Overcooked draws tiles; VirtualHome is text
-    steps = list(watch.episode(agent, make_env(args, "rgb_array" if picture else "ansi"), seed=args.seed))
-    if args.gif:
-        watch.write_gif(steps, args.gif, title=f"{args.task}, {os.path.basename(os.path.normpath(args.watch))}")
-    else:
-        watch.show(steps)
-    return {"success": steps[-1]["success"], "decisions": len(steps) - 1, "gif": args.gif}
+def gather(obj):
+    """torchrun: every process's object, as a list on rank 0 (None elsewhere); [obj] without torchrun."""
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        return [obj]
+    import torch.distributed as dist
+    out = [None] * dist.get_world_size() if dist.get_rank() == 0 else None
+    dist.gather_object(obj, out, dst=0)
+    return out
 
 
-def alignment_picture(agent, args, run_dir):
-    """policy.png: the untrained and the trained probability of each action of the shortest plan."""
-    import watch
-    env = make_env(args)
-    env.reset()
-    untrained, trained, labels = watch.plan_probabilities(agent, env, env_module(env).oracle_plan(env))
-    watch.alignment_plot(untrained, trained, labels, os.path.join(run_dir, "policy.png"), title=args.task)
+def leave_distributed(agent, args):
+    """At the end: the largest difference between any process's trained weights and rank 0's (0.0
+    when they stayed in sync), then leave the process group."""
+    import torch.distributed as dist
+    flat = torch.cat([p.detach().reshape(-1) for p in agent.actor_parameters() + agent.critic_parameters()])
+    ref = flat.clone().to(args.device)
+    dist.broadcast(ref, 0)
+    diff = (flat.to(args.device) - ref).abs().max()
+    dist.all_reduce(diff, op=dist.ReduceOp.MAX)
+    dist.destroy_process_group()
+    return diff.item()
 
 
+# ---------------------------------------------------------------------------------------------
+# Logging
+# ---------------------------------------------------------------------------------------------
+def say(message):
+    """Print from one process only (rank 0 under torchrun)."""
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(message, flush=True)
+
+
+def episode_stats(recent):
+    """Mean success, logged return and length of the last finished training episodes (0 if none)."""
+    return {f"charts/{name}": float(np.mean([e[i] for e in recent])) if recent else 0.0
+            for i, name in enumerate(("success_rate", "episodic_return", "episodic_length"))}
+
+
+def progress(update, num_updates, decisions, args, recent):
+    """The progress bar within an update: rank 0, on a terminal only."""
+    if int(os.environ.get("RANK", "0")) == 0 and sys.stderr.isatty():
+        sr = np.mean([e[0] for e in recent]) if recent else float("nan")
+        ret = np.mean([e[1] for e in recent]) if recent else float("nan")
+        print(f"\rupdate {update + 1}/{num_updates}  decisions {decisions:,}/{args.steps:,}  "
+              f"success {sr:.0%}  return {ret:.3f}", end="", file=sys.stderr, flush=True)
+
+
+def log(run_dir, row):
+    """Rank 0, after each update: a line of metrics.jsonl, and one on stdout."""
+    with open(os.path.join(run_dir, "metrics.jsonl"), "a") as f:
+        f.write(json.dumps(row) + "\n")
+    if sys.stderr.isatty():
+        print(file=sys.stderr)  # ends the progress bar's line
+    # "sampled": how the policy acts in training (and how the paper evaluates it); "greedy": one
+    # argmax episode, which can loop forever on a near-tie even when sampling succeeds
+    greedy, sampled = "-", "-"
+    if "eval/greedy_success" in row:
+        greedy = f"{'solved in' if row['eval/greedy_success'] else 'unsolved after'} {row['eval/greedy_length']}"
+        sampled = f"{row['eval/success_rate']:.0%}"
+    say(f"update {row['update']:4d} | decisions {row['decisions']:7,d} | sampled success {sampled} | "
+        f"return {row.get('eval/mean_return', row['charts/episodic_return']):+.3f} | greedy {greedy} | "
+        f"kl {row['losses/approx_kl']:.4f} | entropy {row['losses/entropy']:.3f} | "
+        f"v_loss {row['losses/value_loss']:.4f} | {row['charts/decisions_per_s']:.1f} dec/s")
+
+
+def stop_reason(args, row):
+    """Why training stops now: every --stop-at-* threshold given is met by this update's evaluation
+    (if it had one). None: go on."""
+    checks = [(args.stop_at_greedy, row.get("eval/greedy_success", -1)),
+              (args.stop_at_sampled, row.get("eval/success_rate", -1))]
+    if any(t is not None for t, _ in checks) and all(v >= t for t, v in checks if t is not None):
+        return (f"stopping: sampled success {row['eval/success_rate']:.0%}, greedy success "
+                f"{row['eval/greedy_success']:.0%} (--stop-at-sampled {args.stop_at_sampled}, "
+                f"--stop-at-greedy {args.stop_at_greedy})")
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The commands that train nothing: --play, --watch, --evaluate
+# ---------------------------------------------------------------------------------------------
 def play(args):
     """Teaching mode: a person picks each action and sees the policy's probability for each."""
-    agent = load_agent_for(args, os.path.join(args.resume, "checkpoint", "agent") if args.resume else None)
+    agent = load_agent_for(args, agent_dir(args.resume) if args.resume else None)
     env = make_env(args, "ansi")
     info = with_obs(*env.reset())
     total, t = 0.0, 0
@@ -468,153 +709,116 @@ def play(args):
             return {"return": total, "decisions": t, "success": bool(info["success"])}
 
 
-def main(args: Args) -> dict:
-    t_start = time.time()
-    # ---------------------------------------------------------------- (1) args, run dir, seeds
-    args = check_args(args)
-    torch.set_num_threads(args.threads)
-    if args.play:
-        return play(args)
-    if args.watch:
-        return watch_run(args)
-    if args.evaluate:
-        adopt_run(args, args.evaluate)
-        agent = load_agent_for(args, os.path.join(args.evaluate, "checkpoint", "agent"))
-        result = evaluate(agent, args, args.eval_episodes, args.seed)
-        return {**result, "decisions": torch.load(os.path.join(args.evaluate, "checkpoint", "state.pt"),
-                                                   weights_only=False)["decisions"], "wall_s": time.time() - t_start}
-    if args.resume:
-        run_dir = args.resume
-        recover_checkpoint(run_dir)
-        saved = json.load(open(os.path.join(run_dir, "config.json")))
-        args = Args(**{**saved, "resume": run_dir, "out": run_dir})
-    # ==== torchrun, 1 of 4: join the process group (a plain `python run.py` has no WORLD_SIZE) ====
-    world, rank, all_reduce = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0")), None
-    if world > 1:
-        import torch.distributed as dist
-        if args.device == "cuda":
-            args.device = f"cuda:{os.environ['LOCAL_RANK']}"
-            torch.cuda.set_device(args.device)
-        dist.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
+def watch_run(args):
+    """--watch: one sampled episode of a saved agent, in its own env and task, shown or as a GIF."""
+    import watch
+    if args.algo != "twosome":
+        raise UsageError(f"--watch shows an LLM agent's action probabilities; {args.watch} is a {args.algo} run")
+    agent = load_agent_for(args, agent_dir(args.watch))
+    picture = args.gif and args.env == "overcooked"  # Overcooked draws tiles; VirtualHome is text
+    steps = list(watch.episode(agent, make_env(args, "rgb_array" if picture else "ansi"), seed=args.seed))
+    if args.gif:
+        atomic_write(args.gif, watch.gif(steps, title=f"{args.task}, {os.path.basename(os.path.normpath(args.watch))}"))
+    else:
+        watch.show(steps)
+    return {"success": steps[-1]["success"], "decisions": len(steps) - 1, "gif": args.gif}
 
-        def all_reduce(t):  # average over the processes, in place (nccl needs device tensors)
-            buf = t.to(args.device)
-            dist.all_reduce(buf)
-            t.copy_(buf / world)
+
+def evaluate_run(args):
+    """--evaluate DIR: the run's saved agent, evaluated in the run's env and task; writes nothing."""
+    t_start = time.time()
+    agent = load_agent_for(args, agent_dir(args.evaluate))
+    result = evaluate(agent, args, args.eval_episodes, args.seed)
+    decisions = torch.load(os.path.join(checkpoint_of(args.evaluate), "state.pt"), weights_only=False)["decisions"]
+    return {**result, "decisions": decisions, "wall_s": time.time() - t_start}
+
+
+def alignment_picture(agent, args, run_dir):
+    """policy.png: the untrained and the trained probability of each action of the shortest plan."""
+    import watch
+    env = make_env(args)
+    env.reset()
+    untrained, trained, labels = watch.plan_probabilities(agent, env, ENVS[args.env].oracle_plan(env))
+    atomic_write(os.path.join(run_dir, "policy.png"), watch.alignment_plot(untrained, trained, labels, title=args.task))
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------------
+def main(args: Args) -> dict:
+    args = check_args(args)  # every flag; a saved run's own config for the commands that read one
+    torch.set_num_threads(args.threads)
+    if args.play or args.watch or args.evaluate:  # they train nothing: see the functions above
+        return play(args) if args.play else watch_run(args) if args.watch else evaluate_run(args)
+    # ---------------------------------------------------------------- (1) processes, seeds, budget
+    world, rank, all_reduce = setup_distributed(args)  # (1, 0, None) without torchrun
     seed = args.seed + 1_000 * rank  # each process samples its own actions...
-    # ==== end torchrun 1
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)  # ...but all start from the same LoRA and value-head weights
     batch_size = args.num_envs * args.num_steps * world  # decisions per update, all processes
     num_updates = max(1, args.steps // batch_size) if args.algo in TRAINED else 0
+    state = resumed_state(args, world, num_updates) if args.resume else TrainState()
 
-    # ---------------------------------------------------------------- (2) environments
-    envs = [make_env(args) for _ in range(args.num_envs)]
-    infos = [with_obs(*env.reset(seed=seed + i)) for i, env in enumerate(envs)]
+    # ---------------------------------------------------------------- (2) frozen LLM + LoRA actor + critic
+    agent = load_agent_for(args, agent_dir(args.resume) if args.resume else None)
+    if args.algo in TRAINED:
+        n_train = sum(p.numel() for p in agent.actor_parameters() + agent.critic_parameters())
+        n_total = sum(p.numel() for p in agent.parameters())
+        say(f"trainable parameters {n_train:,} of {n_total:,} ({n_train / n_total:.2%})")
+    run_dir, rows = start_run_dir(args, state)
+    say(f"run directory {run_dir}: {num_updates} updates of {batch_size} decisions")
+    t_start = time.time() - state.wall_s  # the clock of training and evaluation, over every sitting
+    if args.algo not in TRAINED:  # saycan, random and oracle are evaluated as they are
+        return finish(agent, args, run_dir, state, rows, t_start)
 
-    # ---------------------------------------------------------------- (3) frozen LLM + LoRA actor + critic
-    ckpt = os.path.join(args.resume, "checkpoint") if args.resume else None
-    agent = load_agent_for(args, os.path.join(ckpt, "agent") if ckpt else None)
-    # Storage lives on the CPU; the agent's outputs come back to it (a no-op on a CPU run).
-    def policy_fn(states):
+    # ---------------------------------------------------------------- (3) optimisers
+    # PAPER: AdamW for the LoRA actor, Adam for the value head, each with its own learning rate.
+    actor_opt = torch.optim.AdamW(agent.actor_parameters(), lr=args.actor_lr, eps=1e-5)
+    critic_opt = torch.optim.Adam(agent.critic_parameters(), lr=args.critic_lr, eps=1e-5)
+    if args.resume:
+        actor_opt.load_state_dict(state.actor_opt)
+        critic_opt.load_state_dict(state.critic_opt)
+
+    # ---------------------------------------------------------------- (4) environments, storage
+    envs = state.workers[rank] if args.resume else make_envs(args, seed)  # this process's N envs
+    T, N = args.num_steps, args.num_envs
+    states = [[None] * N for _ in range(T)]  # (T, N) hashable states
+    actions, logprobs, rewards, dones, values, discounts = (torch.zeros(T, N) for _ in range(6))
+
+    def policy_fn(states):  # storage lives on the CPU; the agent's outputs come back to it
         return agent.policy_logits(states).float().cpu()  # (B, K)
 
     def value_fn(states):
         return agent.value(states).float().cpu()  # (B,)
-    trained = args.algo in TRAINED  # saycan, random and oracle skip (4)-(6)
-    if trained:
-        n_train = sum(p.numel() for p in agent.actor_parameters() + agent.critic_parameters())
-        n_total = sum(p.numel() for p in agent.parameters())
-        say(f"trainable parameters {n_train:,} of {n_total:,} ({n_train / n_total:.2%})")
 
-    # ---------------------------------------------------------------- (4) optimisers
-    # PAPER: AdamW for the LoRA actor, Adam for the value head, each with its own learning rate.
-    if trained:
-        actor_opt = torch.optim.AdamW(agent.actor_parameters(), lr=args.actor_lr, eps=1e-5)
-        critic_opt = torch.optim.Adam(agent.critic_parameters(), lr=args.critic_lr, eps=1e-5)
-    rollout_gen = torch.Generator().manual_seed(seed)  # samples the rollout's actions
-
-    # ---------------------------------------------------------------- (5) storage, counters, resume
-    T, N = args.num_steps, args.num_envs
-    states = [[None] * N for _ in range(T)]
-    actions, logprobs, rewards, dones, values, discounts = (torch.zeros(T, N) for _ in range(6))
-    next_done = torch.zeros(N)
-    ep_return, ep_disc, ep_len = np.zeros(N), np.ones(N), np.zeros(N, dtype=int)
-    recent = []  # (success, return, length) of the last finished episodes, for the log
-    start_update, decisions, episodes, wall_before = 0, 0, 0, 0.0
-    if args.resume:
-        s = torch.load(os.path.join(ckpt, "state.pt"), weights_only=False)
-        if len(s["ranks"]) != world:
-            raise UsageError(f"{run_dir} was written by {len(s['ranks'])} process(es); resume it with as many, not {world}")
-        actor_opt.load_state_dict(s["actor_opt"])
-        critic_opt.load_state_dict(s["critic_opt"])
-        r = s["ranks"][rank]  # this process's environments and random streams
-        rollout_gen.set_state(r["rollout_gen"])
-        random.setstate(r["python_rng"]), np.random.set_state(r["numpy_rng"]), torch.set_rng_state(r["torch_rng"])
-        envs, infos = pickle.loads(r["envs"]), r["infos"]
-        next_done, ep_return, ep_disc, ep_len, recent = r["next_done"], r["ep_return"], r["ep_disc"], r["ep_len"], r["recent"]
-        start_update, decisions, episodes, wall_before = s["update"], s["decisions"], s["episodes"], s["wall_s"]
-        # Lines logged after the checkpoint belong to the interrupted run: drop them.
-        rows = [json.loads(l) for l in open(os.path.join(run_dir, "metrics.jsonl"))][:start_update]
-        if rank == 0:
-            atomic_write(os.path.join(run_dir, "metrics.jsonl"), "".join(json.dumps(r) + "\n" for r in rows))
-        say(f"resumed {run_dir} at update {start_update}, {decisions} decisions")
-    else:
-        name = args.norm if args.algo == "twosome" else args.algo
-        run_dir = args.out or os.path.join("runs", f"{args.env}-{args.task}-{name}-s{args.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
-        if world > 1:  # ==== torchrun, 2 of 4: rank 0 names the run directory and writes it alone
-            run_dir = broadcast(run_dir)
-        if rank == 0:
-            os.makedirs(run_dir)
-            atomic_write(os.path.join(run_dir, "config.json"), json.dumps({**dataclasses.asdict(args), "out": run_dir}, indent=1))
-        rows = []
-    say(f"run directory {run_dir}: {num_updates} updates of {batch_size} decisions")
-
-    # ---------------------------------------------------------------- (6) the loop
-    t_loop = time.time()
-    for update in range(start_update, num_updates):
-        if args.anneal_lr:  # PAPER: linear decay to 0
+    # ---------------------------------------------------------------- (5) the loop
+    cache = {} if args.fast else None  # scores of the current weights, each distinct state once
+    for update in range(state.update, num_updates):
+        if args.anneal_lr:  # PAPER: linear decay to 0 (over the new budget after --resume --steps)
             actor_opt.param_groups[0]["lr"] = ppo.linear_lr(args.actor_lr, update, num_updates)
             critic_opt.param_groups[0]["lr"] = ppo.linear_lr(args.critic_lr, update, num_updates)
-        if update == start_update:  # later: the cache the evaluation after the last update began
-            cache = {} if args.fast else None  # valid while the weights are fixed: one rollout
         t_update = time.time()
 
         # rollout: N envs x T decisions with the current policy
         for t in range(T):
-            states[t] = [state_of(info, args.algo) for info in infos]
-            dones[t] = next_done
+            states[t] = [state_of(info, args.algo) for info in envs.infos]
+            dones[t] = envs.next_done
             with torch.no_grad():
-                logits = cached_policy(policy_fn, states[t], cache)  # (N, K)
+                logits = policy_fn(states[t]) if cache is None else ppo.eval_unique(policy_fn, states[t], cache)  # (N, K)
                 values[t] = value_fn(states[t])  # (N,)
-            k, logprobs[t], _ = ppo.categorical(logits, generator=rollout_gen)  # (N,) sampled, (N,)
+            k, logprobs[t], _ = ppo.categorical(logits, generator=envs.gen)  # (N,) sampled, (N,)
             actions[t] = k.float()
-            for i, env in enumerate(envs):
-                obs, r, term, trunc, info = env.step(infos[i]["action_ids"][int(k[i])])
-                info = with_obs(obs, info)
-                rewards[t, i], discounts[t, i], next_done[i] = r, step_discount(args, info), float(term or trunc)
-                ep_return[i] += ep_disc[i] * r
-                ep_disc[i] *= env_log_discount(args, info)
-                ep_len[i] += 1
-                if term or trunc:
-                    recent = (recent + [(bool(info["success"]), float(ep_return[i]), int(ep_len[i]))])[-20:]
-                    episodes += 1
-                    ep_return[i], ep_disc[i], ep_len[i] = 0.0, 1.0, 0
-                    info = with_obs(*env.reset())
-                infos[i] = info
-            decisions += N * world
-            if rank == 0 and sys.stderr.isatty():  # the progress bar
-                sr = np.mean([e[0] for e in recent]) if recent else float("nan")
-                print(f"\rupdate {update + 1}/{num_updates}  decisions {decisions:,}/{args.steps:,}  "
-                      f"success {sr:.0%}  return {np.mean([e[1] for e in recent]) if recent else float('nan'):.3f}",
-                      end="", file=sys.stderr, flush=True)
+            rewards[t], discounts[t], finished = step_envs(envs, k, args)  # (N,), (N,), int
+            state.decisions, state.episodes = state.decisions + N * world, state.episodes + finished
+            progress(update, num_updates, state.decisions, args, envs.recent)
 
         t_rollout = time.time() - t_update  # where the time goes: scoring states to act, or learning
         # bootstrap and GAE (ppo.compute_gae), then the two-phase update (ppo.update)
         with torch.no_grad():
-            next_value = value_fn([state_of(info, args.algo) for info in infos])  # (N,)
-        advantages, returns = ppo.compute_gae(rewards, values, dones, next_value, next_done, discounts, args.gae_lambda)
+            next_value = value_fn([state_of(info, args.algo) for info in envs.infos])  # (N,)
+        advantages, returns = ppo.compute_gae(rewards, values, dones, next_value, envs.next_done, discounts,
+                                              args.gae_lambda)  # (T, N) each
         b_states = [s for row in states for s in row]  # (B,) in (t, i) order, as .reshape(-1)
         try:
             stats = ppo.update(
@@ -623,86 +827,53 @@ def main(args: Args) -> dict:
                 returns.reshape(-1), values.reshape(-1),
                 actor_opt, critic_opt, clip_coef=args.clip_coef, ent_coef=args.ent_coef, vf_coef=args.vf_coef,
                 max_grad_norm=args.max_grad_norm, target_kl=args.target_kl, update_epochs=args.update_epochs,
-                value_epochs=args.value_epochs,
-                value_minibatch=args.value_minibatch, policy_microbatch=args.policy_microbatch,
-                grad_accum=args.grad_accum, dedup=args.fast,
+                value_epochs=args.value_epochs, value_minibatch=args.value_minibatch,
+                policy_microbatch=args.policy_microbatch, grad_accum=args.grad_accum, dedup=args.fast,
                 generator=torch.Generator().manual_seed(seed * 1_000_003 + update), all_reduce=all_reduce)
         except FloatingPointError as e:
             print(f"\nerror: {e}; stopped at update {update + 1}, the last checkpoint in {run_dir} is kept", file=sys.stderr)
             raise SystemExit(3)
+        state.update = update + 1
 
-        row = {"update": update + 1, "decisions": decisions, "episodes": episodes,
-               "charts/success_rate": float(np.mean([e[0] for e in recent])) if recent else 0.0,
-               "charts/episodic_return": float(np.mean([e[1] for e in recent])) if recent else 0.0,
-               "charts/episodic_length": float(np.mean([e[2] for e in recent])) if recent else 0.0,
-               **{k: float(v) for k, v in stats.items()},
+        # evaluate (rank 0), log, stop early if asked, checkpoint
+        row = {"update": state.update, "decisions": state.decisions, "episodes": state.episodes,
+               **episode_stats(envs.recent), **{k: float(v) for k, v in stats.items()},
                "charts/learning_rate": actor_opt.param_groups[0]["lr"],
                "charts/decisions_per_s": batch_size / (time.time() - t_update),
                "time/rollout_s": t_rollout, "time/update_s": time.time() - t_update - t_rollout}
-        last = update + 1 == num_updates
+        last = state.update == num_updates
         # The new weights score the evaluation's states and then the next rollout's: one cache
         # serves both, so states that the two share (most of them) are scored once.
         cache = {} if args.fast else None
-        if rank == 0 and ((args.eval_every and (update + 1) % args.eval_every == 0) or last):
-            # DIFFERS (measurement): --eval-episodes sampled episodes from the start, after every
-            # update. The success of the last finished training episodes overstates an early policy,
-            # since short episodes (often successes) finish first and long failures are still running.
-            ev = evaluate(agent, args, args.eval_episodes, args.seed + 20_000 + update, cache)
-            row.update({f"eval/{k}": ev[k] for k in ("success_rate", "mean_return", "greedy_success",
-                                                     "greedy_return", "greedy_length")})
-        row["time/wall_s"] = wall_before + time.time() - t_loop  # training + evaluation so far
+        if rank == 0 and ((args.eval_every and state.update % args.eval_every == 0) or last):
+            row.update(eval_metrics(agent, args, args.seed + 20_000 + update, cache))
+        row["time/wall_s"] = time.time() - t_start  # training + evaluation so far
         rows.append(row)
         if rank == 0:
-            with open(os.path.join(run_dir, "metrics.jsonl"), "a") as f:
-                f.write(json.dumps(row) + "\n")
-            if sys.stderr.isatty():
-                print(file=sys.stderr)
-        # "sampled": how the policy acts in training (and how the paper evaluates it); "greedy": one
-        # argmax episode, which can loop forever on a near-tie even when sampling succeeds
-        greedy, sampled = "-", "-"
-        if "eval/greedy_success" in row:
-            greedy = f"{'solved in' if row['eval/greedy_success'] else 'unsolved after'} {row['eval/greedy_length']}"
-            sampled = f"{row['eval/success_rate']:.0%}"
-        say(f"update {update + 1:4d} | decisions {decisions:7,d} | sampled success {sampled} | "
-            f"return {row.get('eval/mean_return', row['charts/episodic_return']):+.3f} | greedy {greedy} | "
-            f"kl {row['losses/approx_kl']:.4f} | entropy {row['losses/entropy']:.3f} | "
-            f"v_loss {row['losses/value_loss']:.4f} | {row['charts/decisions_per_s']:.1f} dec/s")
-        # stop early once every threshold given is met (greedy: this update's evaluation, if any)
-        checks = [(args.stop_at_greedy, row.get("eval/greedy_success", -1)),
-                  (args.stop_at_sampled, row.get("eval/success_rate", -1))]
-        stop = any(t is not None for t, _ in checks) and all(v >= t for t, v in checks if t is not None)
-        if world > 1:  # ==== torchrun, 3 of 4: everyone stops with rank 0
-            stop = broadcast(stop)
-        if (update + 1) % args.checkpoint_every == 0 or last or stop:
-            local = {"rollout_gen": rollout_gen.get_state(), "python_rng": random.getstate(),
-                     "numpy_rng": np.random.get_state(), "torch_rng": torch.get_rng_state(),
-                     "envs": pickle.dumps(envs), "infos": infos, "next_done": next_done.clone(),
-                     "ep_return": ep_return.copy(), "ep_disc": ep_disc.copy(), "ep_len": ep_len.copy(),
-                     "recent": list(recent)}
-            ranks = gather(local, world, rank)  # [local] for one process
+            log(run_dir, row)
+        stop = broadcast(stop_reason(args, row) if rank == 0 else None)  # torchrun: all stop with rank 0
+        if state.update % args.checkpoint_every == 0 or last or stop:
+            state.wall_s = time.time() - t_start
+            state.actor_opt, state.critic_opt = actor_opt.state_dict(), critic_opt.state_dict()
+            state.workers = gather(envs)  # every process's environments and sampling generator
             if rank == 0:
-                save_checkpoint(run_dir, agent, {
-                    "update": update + 1, "decisions": decisions, "episodes": episodes,
-                    "wall_s": wall_before + time.time() - t_loop,
-                    "actor_opt": actor_opt.state_dict(), "critic_opt": critic_opt.state_dict(), "ranks": ranks})
+                save_checkpoint(run_dir, agent, state)
                 plot_curves(run_dir, rows)
         if stop:
-            say(f"stopping: sampled success {row['eval/success_rate']:.0%}, greedy success "
-                f"{row.get('eval/greedy_success', float('nan')):.0%} (--stop-at-sampled {args.stop_at_sampled}, "
-                f"--stop-at-greedy {args.stop_at_greedy})")
+            say(stop)
             break
+    return finish(agent, args, run_dir, state, rows, t_start)
 
-    # ---------------------------------------------------------------- (7) evaluation, summary
-    summary = {}
-    if world > 1:  # ==== torchrun, 4 of 4: check that every process ended with the same weights
-        flat = torch.cat([p.detach().reshape(-1) for p in agent.actor_parameters() + agent.critic_parameters()])
-        ref = flat.clone().to(args.device)
-        dist.broadcast(ref, 0)
-        diff = (flat.to(args.device) - ref).abs().max()
-        dist.all_reduce(diff, op=dist.ReduceOp.MAX)
-        summary["ranks_max_param_diff"] = diff.item()
-        dist.destroy_process_group()
-        if rank != 0:
+
+def finish(agent, args, run_dir, state, rows, t_start):
+    """After training, or instead of it: under torchrun, the check that every process ended with the
+    same weights; then, by rank 0, the final evaluation, an untrained baseline's one line of metrics,
+    policy.png and summary.json."""
+    extra = {}
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        if args.algo in TRAINED:
+            extra["ranks_max_param_diff"] = leave_distributed(agent, args)
+        if int(os.environ["RANK"]) != 0:
             return {}
     result = evaluate(agent, args, args.eval_episodes, args.seed + 10_000)
     if not rows:  # an untrained baseline: its evaluation is its one line of metrics
@@ -711,8 +882,9 @@ def main(args: Args) -> dict:
                "eval/greedy_success": result["greedy_success"], "eval/greedy_return": result["greedy_return"]}
         atomic_write(os.path.join(run_dir, "metrics.jsonl"), json.dumps(row) + "\n")
     summary = {"algo": args.algo, "evaluation": f"success_rate, mean_return, mean_length: {args.eval_episodes} "
-               "sampled episodes (the paper's measure); greedy_*: one argmax episode", **result, "decisions": decisions, "episodes": episodes, "updates": len(rows),
-               "wall_s": wall_before + time.time() - t_loop, "run_dir": run_dir, **summary}
+               "sampled episodes (the paper's measure); greedy_*: one argmax episode", **result,
+               "decisions": state.decisions, "episodes": state.episodes, "updates": len(rows),
+               "wall_s": time.time() - t_start, "run_dir": run_dir, **extra}
     if args.algo == "twosome" and rows:  # what RL did to the LLM, for the teacher
         alignment_picture(agent, args, run_dir)
     atomic_write(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=1))

@@ -6,6 +6,7 @@ probability of the right action away from the untrained model's (SayCan's) prior
   watch       one episode of an agent: at each decision the world (the env's render), the end of
               the prompt and a bar per valid action with the policy's probability; in the
               terminal, or as an animated GIF (matplotlib draws the frames, Pillow joins them).
+              The pictures come back as a file's bytes; run.py writes them (atomically).
   alignment   policy.png: for each decision of the task's shortest plan, the probability that the
               untrained model (adapter off) and the trained agent (adapter on) put on the plan's
               action, side by side: the figure to point at when explaining what RL did.
@@ -93,10 +94,8 @@ def _draw(fig, s, title):
     right.tick_params(axis="x", labelsize=7)
 
 
-def write_gif(steps, path, title="", seconds_per_frame=1.2):
-    """The same episode as an animated GIF at `path` (written to a temporary name, then renamed)."""
-    import os
-
+def gif(steps, title="", seconds_per_frame=1.2):
+    """The same episode as an animated GIF: the file's bytes (run.py writes them atomically)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -111,10 +110,9 @@ def write_gif(steps, path, title="", seconds_per_frame=1.2):
     plt.close(fig)
     durations = [int(seconds_per_frame * 1000)] * len(images)
     durations[-1] *= 3  # linger on the end
-    tmp = f"{path}.tmp{os.getpid()}.gif"
-    images[0].save(tmp, save_all=True, append_images=images[1:], duration=durations, loop=0)
-    os.replace(tmp, path)
-    return len(images)
+    out = io.BytesIO()
+    images[0].save(out, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
+    return out.getvalue()
 
 
 def plan_probabilities(agent, env, plan):
@@ -135,10 +133,9 @@ def plan_probabilities(agent, env, plan):
     return np.array(untrained), np.array(trained), labels
 
 
-def alignment_plot(untrained, trained, labels, path, title=""):
-    """policy.png: bars of the untrained and the trained probability of each plan action."""
-    import os
-
+def alignment_plot(untrained, trained, labels, title=""):
+    """policy.png: bars of the untrained and the trained probability of each plan action; the
+    PNG file's bytes (run.py writes them atomically)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -151,10 +148,10 @@ def alignment_plot(untrained, trained, labels, path, title=""):
     ax.set_title(f"{title}: each decision of the shortest plan", fontsize=9)
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    tmp = f"{path}.tmp{os.getpid()}.png"
-    fig.savefig(tmp, dpi=90)
+    out = io.BytesIO()
+    fig.savefig(out, format="png", dpi=90)
     plt.close(fig)
-    os.replace(tmp, path)
+    return out.getvalue()
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ def plan_states():
             continue
         env = run.make_env(run.Args(env=env_name, task=task))
         _, info = env.reset()
-        for a in run.env_module(env).oracle_plan(env):
+        for a in run.ENVS[env_name].oracle_plan(env):
             states.append((info["prompt"], tuple(info["action_texts"])))
             _, _, _, _, info = env.step(a)
     return states

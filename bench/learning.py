@@ -21,9 +21,12 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from run import TASK_ENV, atomic_write  # noqa: E402  (the module; `run` below is this file's launcher)
+
 RUNS = os.path.join(ROOT, "bench", "runs")  # gitignored: checkpoints are large
 RESULT = os.path.join(ROOT, "bench", "results", "learning.json")
-TASKS = {"food": ("virtualhome", 3_000, 20 * 60), "tomato": ("overcooked", 5_000, 40 * 60)}
+TASKS = {"food": (3_000, 20 * 60), "tomato": (5_000, 40 * 60)}  # budget (decisions), time limit (s)
 
 
 def run(cmd, log):
@@ -45,9 +48,7 @@ def run(cmd, log):
 
 def save(results):
     os.makedirs(os.path.dirname(RESULT), exist_ok=True)
-    with open(RESULT + ".tmp", "w") as f:
-        json.dump(results, f, indent=1)
-    os.replace(RESULT + ".tmp", RESULT)
+    atomic_write(RESULT, json.dumps(results, indent=1))
 
 
 def rows_of(run_dir):
@@ -64,7 +65,7 @@ def main():
     os.makedirs(RUNS, exist_ok=True)
     results = json.load(open(RESULT)) if os.path.exists(RESULT) else {}
     for task in [t for t in a.stages if t in TASKS]:
-        env, budget, limit_s = TASKS[task]
+        env, (budget, limit_s) = TASK_ENV[task], TASKS[task]
         run_dir = os.path.join(RUNS, f"{task}-word-s{a.seed}")
         args = ["--env", env, "--task", task, "--model", a.model, "--seed", str(a.seed), "--steps", str(budget),
                 "--stop-at-greedy", "0.9", "--eval-episodes", "20"]

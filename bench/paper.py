@@ -22,6 +22,7 @@ The LLM budgets are what a 2-core CPU trains in 10-40 minutes per run; PPO from 
 milliseconds per decision, so it gets ten times more, which is what claim (i) needs to be tested.
 """
 import argparse
+import io
 import json
 import os
 import shutil
@@ -199,9 +200,10 @@ def plot(task, cells, path):
     axes[0].set_title(f"{task}: mean over seeds, shaded min-max")
     axes[1].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path + ".tmp.png", dpi=90)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=90)
     plt.close(fig)
-    os.replace(path + ".tmp.png", path)
+    atomic_write(path, png.getvalue())
 
 
 def report(a):

@@ -26,6 +26,7 @@ bold). Targets: >= 90 % sampled success on >= 4 of 5 seeds per task; median wall
 Run it alone on the machine: a second heavy process halves every timing.
 """
 import argparse
+import io
 import json
 import os
 import shutil
@@ -133,9 +134,10 @@ def plot(task, runs, path):
     axes[1].legend(fontsize=7, loc="lower right")
     fig.suptitle(f"{task}: TWOSOME (word), run.py defaults, {len(runs)} seeds")
     fig.tight_layout()
-    fig.savefig(path + ".tmp.png", dpi=90)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=90)
     plt.close(fig)
-    os.replace(path + ".tmp.png", path)
+    atomic_write(path, png.getvalue())
 
 
 def summarise(task, runs):

@@ -15,6 +15,9 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from run import atomic_write  # noqa: E402
+
 RESULT = os.path.join(ROOT, "bench", "results", "scaling.json")
 
 
@@ -43,8 +46,7 @@ def main():
     if a.cuda:
         res["1 process cuda"] = round(throughput([sys.executable], ["--device", "cuda"], 128, a.model), 3)
     os.makedirs(os.path.dirname(RESULT), exist_ok=True)
-    json.dump(res, open(RESULT + ".tmp", "w"), indent=1)
-    os.replace(RESULT + ".tmp", RESULT)
+    atomic_write(RESULT, json.dumps(res, indent=1))
     print(json.dumps(res))
 
 

@@ -23,6 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import llm_policy  # noqa: E402
+from run import atomic_write  # noqa: E402
 
 SENTENCES = [
     "You are in the kitchen.", "There is a fridge, a microwave, a stove and a sink in the room.",
@@ -172,9 +173,7 @@ def main():
                   attention=attention, summary=summary)
     out = Path(__file__).resolve().parent / "results" / "scoring.json"
     out.parent.mkdir(exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(result, indent=1))
-    os.replace(tmp, out)  # atomic: a reader sees the old file or the new one, never half of one
+    atomic_write(str(out), json.dumps(result, indent=1))  # a reader sees the old file or the new one
     print(json.dumps(dict(summary=summary, rows=rows)))
 
 

@@ -26,12 +26,12 @@ from prompts import VARIANTS  # noqa: E402
 RESULT = os.path.join(ROOT, "bench", "results", "tokens.json")
 
 
-def phrases(env, episodes=50, seed=0):
+def phrases(module, env, episodes=50, seed=0):
     """Every action phrase offered in the oracle's episode and in `episodes` random ones."""
     seen, rng = set(), random.Random(seed)
     for ep in range(episodes + 1):
         _, info = env.reset(seed=ep)
-        plan = run.env_module(env).oracle_plan(env) if ep == 0 else None
+        plan = module.oracle_plan(env) if ep == 0 else None
         for t in range(200):
             seen |= set(info["action_texts"])
             a = plan[t] if plan else rng.choice(list(info["action_ids"]))
@@ -48,12 +48,12 @@ def main():
     a = p.parse_args()
     _, tokenizer = llm_policy.load_model(a.model)  # the weights come along; only the tokenizer is used
     # every task either environment defines, the unseen VirtualHome ones included
-    tasks = [(overcooked_env.OvercookedEnv, t) for t in overcooked_env.TASKS] + \
-            [(virtualhome_env.VirtualHomeEnv, t) for t in virtualhome_env.TASKS]
+    tasks = [(overcooked_env, overcooked_env.OvercookedEnv, t) for t in overcooked_env.TASKS] + \
+            [(virtualhome_env, virtualhome_env.VirtualHomeEnv, t) for t in virtualhome_env.TASKS]
     results, total, differ = {"model": a.model}, 0, 0
-    for cls, task in tasks:
+    for module, cls, task in tasks:
         for variant in VARIANTS:
-            texts = phrases(cls(task=task, variant=variant))
+            texts = phrases(module, cls(task=task, variant=variant))
             counts = [(t, len(tokenizer(" " + t, add_special_tokens=False).input_ids), len(t.split())) for t in texts]
             odd = [{"action": t, "tokens": n_tok, "words": n_word} for t, n_tok, n_word in counts if n_tok != n_word]
             results[f"{task}/{variant}"] = {"phrases": len(texts), "tokens_differ_from_words": odd}

@@ -1,5 +1,6 @@
 """Ensure the PPO core is right: GAE, the clipped losses, KL early stop, dedup (paper: PPO)."""
 import copy
+import math
 
 import pytest
 import torch
@@ -250,6 +251,18 @@ def test_accumulated_groups_equal_one_step_per_group_mean():
     assert same(snapshot(reference), actor, atol=1e-6)
 
 
+def test_eval_unique_with_a_cache_scores_each_state_once_across_calls():
+    """Ensure a cache shares rows across calls, and pads them again as fn pads its own batch."""
+    def scores(states):  # state s has s + 1 valid actions, scored s + k; (B, K) padded with -inf
+        K = max(states) + 1
+        return torch.tensor([[float(s + k) if k <= s else -math.inf for k in range(K)] for s in states])
+    seen, cache = [], {}
+    for batch in ([2, 0, 2], [0, 1, 1], [0, 0]):  # widths 3, 2, 1
+        out = ppo.eval_unique(lambda states: seen.extend(states) or scores(states), batch, cache)
+        assert torch.equal(out, scores(batch))
+    assert seen == [2, 0, 1]  # each distinct state evaluated once, in order of first appearance
+
+
 def test_dedup_is_exact():
     """Ensure dedup=True gives the same gradients, metrics and weights as the plain path."""
     results, calls = [], []
@@ -265,7 +278,8 @@ def test_dedup_is_exact():
         states, actions, logprobs, advantages, returns, values = make_batch(policy_fn, 46)
         # Gradient of one micro-batch of duplicates.
         actor.zero_grad()
-        _, lp, ent = ppo.categorical(ppo.eval_unique(policy_fn, [2, 2, 1, 2], dedup), actions[:4])
+        logits = ppo.eval_unique(policy_fn, [2, 2, 1, 2]) if dedup else policy_fn([2, 2, 1, 2])
+        _, lp, ent = ppo.categorical(logits, actions[:4])
         (lp.sum() + ent.sum()).backward()
         grads = [p.grad.clone() for p in actor.parameters()]
         metrics = ppo.update(counting_policy_fn, value_fn, states, actions, logprobs + 0.01,

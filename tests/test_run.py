@@ -1,7 +1,9 @@
 """Ensure run.py trains, checkpoints, resumes, evaluates and rejects bad input (the experiment)."""
+import dataclasses
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -66,12 +68,30 @@ def test_smoke_run_writes_a_complete_run_directory(tiny_dir, tmp_path):
         assert os.path.exists(os.path.join(out, name)), name
 
 
-def test_fast_path_equals_plain_path(tiny_dir, tmp_path):
-    """Ensure the exact speed-ups (shared prompt, rollout cache, dedup, feature cache) change no result."""
+def test_fast_path_equals_plain_path(tiny_dir, tmp_path, monkeypatch):
+    """Ensure the exact speed-ups change no result, and that --no-fast turns every one of them off:
+    no shared-prompt scoring, no score cache or deduplicated batches (ppo.eval_unique, their one
+    mechanism), no critic feature cache."""
+    import llm_policy
+    import ppo
+    calls = {}
+    for module, name in ((ppo, "eval_unique"), (llm_policy, "_score_shared")):
+        def counting(*a, _real=getattr(module, name), _name=name, **kw):
+            calls[_name] += 1
+            return _real(*a, **kw)
+        monkeypatch.setattr(module, name, counting)
+    agents, load = [], run.load_agent_for
+    monkeypatch.setattr(run, "load_agent_for", lambda *a, **kw: agents.append(load(*a, **kw)) or agents[-1])
     common = ["--env", "overcooked", "--model", tiny_dir, "--steps", "32", *TINY]
-    run.main(run.parse_args([*common, "--fast", "--out", str(tmp_path / "fast")]))
-    run.main(run.parse_args([*common, "--no-fast", "--out", str(tmp_path / "plain")]))
-    assert_rows_close(metrics(str(tmp_path / "fast")), metrics(str(tmp_path / "plain")), tol=1e-4)
+    seen = {}
+    for mode in ("--fast", "--no-fast"):
+        calls.update(eval_unique=0, _score_shared=0)
+        run.main(run.parse_args([*common, mode, "--out", str(tmp_path / mode)]))
+        seen[mode] = dict(calls), agents[-1].feature_cache
+    (fast_calls, fast_features), (plain_calls, plain_features) = seen["--fast"], seen["--no-fast"]
+    assert fast_calls["eval_unique"] > 0 and fast_calls["_score_shared"] > 0 and len(fast_features) > 0
+    assert plain_calls == {"eval_unique": 0, "_score_shared": 0} and plain_features is None
+    assert_rows_close(metrics(str(tmp_path / "--fast")), metrics(str(tmp_path / "--no-fast")), tol=1e-4)
 
 
 @pytest.mark.parametrize("task", ["tomato", "food"])
@@ -112,7 +132,7 @@ def test_watch_shows_an_episode_and_writes_a_gif(tiny_dir, tmp_path, capsys):
     out = str(tmp_path / "run")
     run.main(run.parse_args(["--env", "virtualhome", "--model", tiny_dir, "--steps", "16", "--out", out, *TINY]))
     capsys.readouterr()
-    shown = run.main(run.parse_args(["--watch", out, "--env", "overcooked"]))  # the run's env wins
+    shown = run.main(run.parse_args(["--watch", out]))  # the run's env, not the default (overcooked)
     text = capsys.readouterr().out
     assert "=== decision 0" in text and "<- chosen" in text and "@ kitchen:" in text  # VirtualHome's rooms
     assert text.count("=== decision") == shown["decisions"] + 1
@@ -121,6 +141,8 @@ def test_watch_shows_an_episode_and_writes_a_gif(tiny_dir, tmp_path, capsys):
     from PIL import Image
     with Image.open(gif) as image:
         assert image.n_frames == result["decisions"] + 1
+    with pytest.raises(run.UsageError, match="--env overcooked would change the run"):
+        run.parse_args(["--watch", out, "--env", "overcooked"])
     (tmp_path / "keep.gif").write_bytes(b"precious")
     proc = cli("--watch", out, "--gif", str(tmp_path / "keep.gif"))
     assert proc.returncode == 2 and "must be a new file" in proc.stderr
@@ -129,21 +151,27 @@ def test_watch_shows_an_episode_and_writes_a_gif(tiny_dir, tmp_path, capsys):
     assert proc.returncode == 2 and "give --watch" in proc.stderr
 
 
-def test_rollout_cache_returns_the_plain_scores(tiny_dir):
-    """Ensure cached_policy gives the same (B, K) scores as the agent, repeated states included."""
+def test_score_cache_returns_the_plain_scores(tiny_dir):
+    """Ensure the rollout's score cache (ppo.eval_unique with a cache) gives the agent's own (B, K)
+    scores, repeated states and states with fewer actions included."""
+    import ppo
     args = run.check_args(run.parse_args(["--env", "virtualhome", "--model", tiny_dir]))
     agent = run.load_agent_for(args)
     env = run.make_env(args)
     s0 = run.state_of(env.reset()[1])
-    s1 = run.state_of(env.step(4)[4])
+    for a in (4, 6):
+        env.step(a)
+    s1 = run.state_of(env.step(5)[4])
+    assert (len(s0[1]), len(s1[1])) == (5, 7)  # so that the cache must pad s0's rows again
     states = [s0, s1, s0, s1, s1]
     cache = {}
     with torch.no_grad():
         plain = agent.policy_logits(states)
-        cached = run.cached_policy(agent.policy_logits, states, cache)
-        again = run.cached_policy(agent.policy_logits, states, cache)
+        cached = ppo.eval_unique(agent.policy_logits, states, cache)
+        again = ppo.eval_unique(agent.policy_logits, states[:1], cache)
     assert len(cache) == 2
-    assert torch.equal(cached, again)
+    assert torch.equal(cached[:1, : len(s0[1])], again)
+    assert torch.equal(torch.isinf(plain), torch.isinf(cached))
     assert torch.allclose(plain, cached, atol=1e-5)
 
 
@@ -167,6 +195,55 @@ def test_kill_and_resume_reproduces_the_uninterrupted_run(tiny_dir, tmp_path):
     run.main(run.parse_args([*common, "--out", full]))
     assert_rows_close(metrics(killed), metrics(full), tol=1e-4)  # fp noise of batch composition
     assert json.loads(resumed.stdout.strip().splitlines()[-1])["decisions"] == 96
+
+
+def test_resume_with_steps_extends_a_finished_run(tiny_dir, tmp_path):
+    """Ensure --resume DIR --steps 2N continues a finished run of N decisions to 2N: its first
+    updates kept as logged, the next ones those of a run that had 2N from the start (without the
+    learning-rate decay, whose schedule depends on the budget), and config.json records the budget."""
+    common = ["--env", "virtualhome", "--model", tiny_dir, *TINY, "--no-anneal-lr"]
+    extended, straight = str(tmp_path / "extended"), str(tmp_path / "straight")
+    first = run.main(run.parse_args([*common, "--steps", "32", "--out", extended]))
+    logged = open(os.path.join(extended, "metrics.jsonl")).read()
+    assert first["decisions"] == 32 and first["updates"] == 2
+    again = run.main(run.parse_args(["--resume", extended, "--steps", "64"]))
+    run.main(run.parse_args([*common, "--steps", "64", "--out", straight]))
+    assert open(os.path.join(extended, "metrics.jsonl")).read().startswith(logged)
+    assert [r["decisions"] for r in metrics(extended)] == [16, 32, 48, 64]
+    assert (again["decisions"], again["updates"]) == (64, 4)
+    assert json.load(open(os.path.join(extended, "config.json")))["steps"] == 64
+    assert_rows_close(metrics(extended), metrics(straight), tol=1e-4)
+
+
+def test_resume_refuses_a_flag_that_would_change_the_run(tiny_dir, tmp_path):
+    """Ensure --resume refuses, with one line and exit 2, a flag that would change what the run is
+    (even one typed with its default value), and a budget below what it has done, changing nothing
+    in the run directory; and that --evaluate, --watch and --play --resume take the run's own env,
+    task, model and normalisation."""
+    out = str(tmp_path / "run")
+    run.main(run.parse_args(["--env", "virtualhome", "--model", tiny_dir, "--steps", "32", "--out", out, *TINY]))
+
+    def snapshot():
+        return {os.path.join(d, f): (open(os.path.join(d, f), "rb").read(), os.stat(os.path.join(d, f)).st_mtime_ns)
+                for d, _, files in os.walk(out) for f in files}
+    before = snapshot()
+    proc = cli("--resume", out, "--env", "overcooked")  # overcooked is the default: typed, it counts
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert "--env overcooked would change the run" in lines[0] and "(its env is virtualhome)" in lines[0]
+    for argv, message in [(["--actor-lr", "5e-4"], "--actor-lr 0.0005 would change the run"),
+                          (["--seed", "2"], "--seed 2 would change the run"),
+                          (["--no-norm-adv", "--num-envs", "4"], "--num-envs 4 would change the run"),
+                          (["--out", str(tmp_path / "elsewhere")], "stays in its own directory"),
+                          (["--steps", "16"], "--steps 16 allows 1 update(s), fewer than the 2")]:
+        with pytest.raises(run.UsageError, match=re.escape(message)):
+            run.main(run.parse_args(["--resume", out, *argv]))
+    assert snapshot() == before
+    for argv in (["--evaluate", out], ["--watch", out], ["--play", "--resume", out]):
+        args = run.check_args(run.parse_args(argv))
+        assert (args.env, args.task, args.model, args.norm) == ("virtualhome", "food", tiny_dir, "word")
+        with pytest.raises(run.UsageError, match="--norm token would change the run"):
+            run.parse_args([*argv, "--norm", "token"])
 
 
 def test_evaluate_mode_reloads_the_checkpoint(tiny_dir, tmp_path):
@@ -210,6 +287,12 @@ def test_play_mode_reaches_the_goal_with_the_golden_plan(tiny_dir):
     (["--steps", "-5"], "--steps must be a positive integer, got -5"),
     (["--steps", "many"], "invalid int value: 'many'"),
     (["--value-epochs", "0"], "--value-epochs must be a positive integer, got 0"),
+    (["--lora-r", "0"], "--lora-r must be a positive integer, got 0"),
+    (["--actor-lr", "-1"], "--actor-lr must be a finite number > 0, got -1.0"),
+    (["--ent-coef", "nan"], "--ent-coef must be a finite number >= 0, got nan"),
+    (["--eval-episodes", "-3"], "--eval-episodes must be an integer >= 0, got -3"),
+    (["--gamma", "1.5"], "--gamma must be a number from 0 to 1, got 1.5"),
+    (["--clip-coef", "-1"], "--clip-coef must be a finite number > 0, got -1.0"),
     (["--resume", "tests"], "'tests' is not a run directory with a checkpoint"),
     (["--model", "no-such-model"], "unknown model 'no-such-model'"),
 ])
@@ -222,6 +305,44 @@ def test_bad_input_is_one_line_exit_2(argv, message, tmp_path):
     assert len(lines) == 1 and message in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
     assert not os.path.exists(out)
+
+
+def test_every_numeric_flag_has_a_range():
+    """Ensure no numeric flag escapes the range check, and each range refuses NaN and infinity."""
+    numeric = {f.name for f in dataclasses.fields(run.Args) if f.type in (int, float)}
+    assert numeric == set(run.RANGES)
+    for name in numeric:
+        for bad in (math.nan, -math.inf, math.inf):
+            with pytest.raises(run.UsageError, match=f"--{name.replace('_', '-')} must be"):
+                run.check_args(run.Args(**{name: bad}))
+
+
+def test_atomic_write_replaces_files_and_directories_whole(tmp_path):
+    """Ensure atomic_write replaces a file or a directory leaving nothing beside it, and that a save
+    killed between a directory's two renames leaves a checkpoint that is found, then put back."""
+    path, ckpt = str(tmp_path / "f.json"), str(tmp_path / "checkpoint")
+    run.atomic_write(path, "old")
+    run.atomic_write(path, b"new")
+    assert open(path, "rb").read() == b"new"
+
+    def writer(text):
+        def write(directory):
+            os.makedirs(directory)
+            with open(os.path.join(directory, "state.pt"), "w") as f:
+                f.write(text)
+        return write
+    run.atomic_write(ckpt, writer("1"))
+    run.atomic_write(ckpt, writer("2"))
+    assert open(os.path.join(ckpt, "state.pt")).read() == "2"
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint", "f.json"]
+    os.replace(ckpt, ckpt + ".old")  # as if killed between the two renames
+    assert run.checkpoint_of(str(tmp_path)) == ckpt + ".old"
+
+    def killed(directory):
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        run.atomic_write(ckpt, killed)
+    assert run.checkpoint_of(str(tmp_path)) == ckpt and open(os.path.join(ckpt, "state.pt")).read() == "2"
 
 
 def test_existing_out_directory_is_never_overwritten(tmp_path):

@@ -1,4 +1,6 @@
 """Ensure the pictures for a class are right: an episode's frames and bars, the GIF, policy.png."""
+import io
+
 import numpy as np
 import pytest
 import torch
@@ -49,18 +51,15 @@ def test_bars_are_as_long_as_the_probabilities():
     assert first.count("#") == 15 and second.count("#") == 5 and "<- chosen" in first and "75.0%" in first
 
 
-def test_write_gif_has_one_frame_per_decision(agent, tmp_path):
+def test_gif_has_one_frame_per_decision(agent):
     steps = list(watch.episode(agent, OvercookedEnv("tomato", render_mode="rgb_array"), max_decisions=3))
-    path = tmp_path / "episode.gif"
-    n = watch.write_gif(steps, str(path), title="test")
-    with Image.open(path) as gif:
-        assert gif.n_frames == n == len(steps)
-    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+    with Image.open(io.BytesIO(watch.gif(steps, title="test"))) as gif:
+        assert gif.format == "GIF" and gif.n_frames == len(steps)
 
 
-def test_plan_probabilities_untrained_equals_trained_until_lora_moves(agent, tmp_path):
+def test_plan_probabilities_untrained_equals_trained_until_lora_moves(agent):
     """Ensure adapter off is the untrained model: equal to the agent before training (LoRA B = 0),
-    different once a LoRA weight moves; and policy.png is written."""
+    different once a LoRA weight moves; and policy.png is drawn."""
     env = OvercookedEnv("tomato")
     env.reset()
     plan = oracle_plan(env)
@@ -74,5 +73,5 @@ def test_plan_probabilities_untrained_equals_trained_until_lora_moves(agent, tmp
     np.testing.assert_allclose(untrained2, untrained, atol=1e-6)  # adapter off: unchanged
     assert np.abs(trained2 - trained).max() > 1e-3
     assert ((0 <= trained2) & (trained2 <= 1)).all()
-    watch.alignment_plot(untrained2, trained2, labels, str(tmp_path / "policy.png"), title="tomato")
-    assert Image.open(tmp_path / "policy.png").size[0] > 300
+    with Image.open(io.BytesIO(watch.alignment_plot(untrained2, trained2, labels, title="tomato"))) as png:
+        assert png.format == "PNG" and png.size[0] > 300

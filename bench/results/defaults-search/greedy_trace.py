@@ -5,9 +5,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import torch, run, watch
 torch.set_num_threads(1)
 run_dir, n = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 14
-args = run.parse_args(["--watch", run_dir])
-run.adopt_run(args, run_dir)
-agent = run.load_agent_for(args, os.path.join(run_dir, "checkpoint", "agent"))
+args = run.check_args(run.parse_args(["--watch", run_dir]))  # the run's own env, task, model and norm
+agent = run.load_agent_for(args, run.agent_dir(run_dir))
 for s in watch.episode(agent, run.make_env(args), greedy=True, max_decisions=n):
     if s["chosen"] is None:
         print("end", s["success"]); break
