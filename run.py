@@ -126,7 +126,7 @@ class Args:
     ent_coef: float = arg(0.01, "entropy bonus (paper)")
     vf_coef: float = arg(0.5, "value-loss coefficient (paper)")
     max_grad_norm: float = arg(0.5, "gradient-norm clip (paper)")
-    target_kl: float = arg(0.02, "approximate-KL early stop of the policy phase (paper)")
+    target_kl: float = arg(0.02, "approximate-KL early stop of the policy phase (paper); inf: none")
     update_epochs: int = arg(1, "epochs over each rollout (paper)")
     value_epochs: int = arg(1, "passes of each epoch's value phase over the rollout (paper: 1)")
     value_minibatch: int = arg(32, "states per value-phase minibatch (paper)")
@@ -155,8 +155,9 @@ RANGES = {
     "seed": ("an integer from 0 to 2**32 - 1", lambda v: 0 <= v < 2**32),  # numpy's seeds
     **dict.fromkeys(("gamma", "gae_lambda", "stop_at_greedy", "stop_at_sampled"),
                     ("a number from 0 to 1", lambda v: 0 <= v <= 1)),
-    **dict.fromkeys(("actor_lr", "critic_lr", "clip_coef", "max_grad_norm", "target_kl"),
+    **dict.fromkeys(("actor_lr", "critic_lr", "clip_coef", "max_grad_norm"),
                     ("a finite number > 0", lambda v: 0 < v < math.inf)),
+    "target_kl": ("a number > 0 (inf: no early stop)", lambda v: 0 < v <= math.inf),
     **dict.fromkeys(("ent_coef", "vf_coef"), ("a finite number >= 0", lambda v: 0 <= v < math.inf)),
 }
 # What a run is: --evaluate, --watch and --play --resume DIR act as the saved run did (its config.json).

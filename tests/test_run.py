@@ -308,13 +308,15 @@ def test_bad_input_is_one_line_exit_2(argv, message, tmp_path):
 
 
 def test_every_numeric_flag_has_a_range():
-    """Ensure no numeric flag escapes the range check, and each range refuses NaN and infinity."""
+    """Ensure no numeric flag escapes the range check, and each range refuses NaN and infinity
+    (but --target-kl inf, which means no early stop)."""
     numeric = {f.name for f in dataclasses.fields(run.Args) if f.type in (int, float)}
     assert numeric == set(run.RANGES)
     for name in numeric:
-        for bad in (math.nan, -math.inf, math.inf):
+        for bad in (math.nan, -math.inf) + (() if name == "target_kl" else (math.inf,)):
             with pytest.raises(run.UsageError, match=f"--{name.replace('_', '-')} must be"):
                 run.check_args(run.Args(**{name: bad}))
+    assert run.check_args(run.Args(target_kl=math.inf)).target_kl == math.inf
 
 
 def test_atomic_write_replaces_files_and_directories_whole(tmp_path):

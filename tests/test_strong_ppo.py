@@ -25,7 +25,7 @@ def oracle_table(task):
     env = run.make_env(run.Args(algo="ppo", env=run.TASK_ENV[task], task=task))
     obs, info = env.reset()
     table = {}
-    for a in run.env_module(env).oracle_plan(env):
+    for a in run.ENVS[run.TASK_ENV[task]].oracle_plan(env):
         assert key(obs) not in table  # the plan never meets an observation twice
         table[key(obs)] = a
         obs, _, _, _, info = env.step(a)
@@ -72,7 +72,7 @@ def test_oracle_through_the_wrapper_succeeds_every_episode(task):
     oracle_return, disc = 0.0, 1.0
     for a in table.values():
         obs, r, _, _, info = env.step(a)
-        oracle_return, disc = oracle_return + disc * r, disc * run.env_module(env).discount(info)
+        oracle_return, disc = oracle_return + disc * r, disc * run.ENVS[run.TASK_ENV[task]].discount(info)
 
     def all_logits(obs):  # (B, D) -> (B, A): +30 on the plan's action, 0 elsewhere
         out = np.zeros((len(obs), env.action_space.n), dtype=np.float32)
