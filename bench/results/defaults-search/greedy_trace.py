@@ -1,5 +1,5 @@
 # python bench/results/defaults-search/greedy_trace.py RUN_DIR [N]  (from the repository root)
-# Written against run.py as of commit 214bb32 (before run.py's refactor); kept as it was run.
+# Updated to the current run.py API (the traces in greedy-traces.txt were made with the version of commit 214bb32).
 # Greedy episode of a saved run: the first N decisions, each with its top actions.
 import sys, os
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
