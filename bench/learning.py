@@ -22,7 +22,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from run import TASK_ENV, atomic_write  # noqa: E402  (the module; `run` below is this file's launcher)
+from run import TASK_ENV, atomic_write, checkpoint_of  # noqa: E402  (the module; `run` below is this file's launcher)
 
 RUNS = os.path.join(ROOT, "bench", "runs")  # gitignored: checkpoints are large
 RESULT = os.path.join(ROOT, "bench", "results", "learning.json")
@@ -44,6 +44,23 @@ def run(cmd, log):
     # ru_maxrss is in KiB on Linux, bytes on macOS
     return {**json.loads(out.strip().splitlines()[-1]),
             "peak_rss_mb": round(usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10))}
+
+
+def finished_or_run(run_dir, log, cmd, extra=None):
+    """run_dir's summary: read if the run has finished; otherwise resume it from its checkpoint or,
+    killed before its first one, start it over with cmd (its --out run_dir included). A run trained
+    now gets its summary.json rewritten with this sitting's peak RSS (and `extra`)."""
+    path = os.path.join(run_dir, "summary.json")
+    if os.path.exists(path):
+        return json.load(open(path))
+    if checkpoint_of(run_dir):
+        summary = run(["--resume", run_dir], log)
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        summary = run(cmd, log)
+    summary.update(extra or {})
+    atomic_write(path, json.dumps(summary, indent=1))
+    return summary
 
 
 def save(results):
@@ -69,7 +86,7 @@ def main():
         run_dir = os.path.join(RUNS, f"{task}-word-s{a.seed}")
         args = ["--env", env, "--task", task, "--model", a.model, "--seed", str(a.seed), "--steps", str(budget),
                 "--stop-at-greedy", "0.9", "--eval-episodes", "20"]
-        if os.path.exists(os.path.join(run_dir, "checkpoint", "state.pt")):
+        if checkpoint_of(run_dir):
             done = os.path.exists(os.path.join(run_dir, "summary.json"))
             summary = json.load(open(os.path.join(run_dir, "summary.json"))) if done else None
             if not done:

@@ -36,7 +36,7 @@ from learning import run as launch  # run.py to completion, its JSON summary (be
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from prompts import VARIANTS as PROMPTS  # noqa: E402
-from run import atomic_write  # noqa: E402
+from run import atomic_write, checkpoint_of  # noqa: E402
 RUNS = os.path.join(ROOT, "bench", "runs")  # gitignored: checkpoints are large
 RESULTS = os.path.join(ROOT, "bench", "results")
 TASKS = {  # env, LLM budget, PPO-from-scratch budget, optimal logged return (the oracle's, python baselines.py)
@@ -84,7 +84,7 @@ def ensure(task, method, seed, model, variant="good"):
         return
     log = d + ".log"
     print(f"{os.path.basename(d)}: ", end="", flush=True)
-    if os.path.exists(os.path.join(d, "checkpoint", "state.pt")):
+    if checkpoint_of(d):
         print("resuming", flush=True)
         s = launch(["--resume", d], log)
     else:

@@ -35,7 +35,7 @@ import time
 
 import numpy as np
 
-from learning import run as launch  # run.py to completion: its JSON summary and peak RSS
+from learning import finished_or_run, run as launch  # run.py to completion: its JSON summary and peak RSS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -67,18 +67,10 @@ def ensure(task, seed, lever=None):
     """Train (task, seed) with the defaults (or one lever switched back) unless it has finished;
     resume it if it was interrupted."""
     name = f"{lever + '-' if lever else ''}{task}-s{seed}"
-    run_dir, log = os.path.join(RUNS, name), os.path.join(RUNS, f"{name}.log")
-    if os.path.exists(os.path.join(run_dir, "summary.json")):
-        return json.load(open(os.path.join(run_dir, "summary.json")))
-    if os.path.exists(os.path.join(run_dir, "checkpoint", "state.pt")):
-        summary = launch(["--resume", run_dir], log)
-    else:
-        shutil.rmtree(run_dir, ignore_errors=True)  # killed before its first checkpoint: start over
-        summary = launch(["--env", TASK_ENV[task], "--task", task, "--seed", str(seed), *stop_flags(task),
-                          *LEVERS.get(lever, []), "--out", run_dir], log)
-    # keep this process's peak RSS beside run.py's summary (a resumed run: its last sitting's)
-    atomic_write(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=1))
-    return summary
+    run_dir = os.path.join(RUNS, name)
+    return finished_or_run(run_dir, os.path.join(RUNS, f"{name}.log"),
+                           ["--env", TASK_ENV[task], "--task", task, "--seed", str(seed), *stop_flags(task),
+                            *LEVERS.get(lever, []), "--out", run_dir])
 
 
 def measure(name, seed):

@@ -130,19 +130,11 @@ def ppo_command(task, s, seed, out, budget=None, threads=THREADS):
 def ensure_ppo(task, s, seed, budget=None, threads=THREADS, jobs=1):
     """Train one run.py run unless it has finished; resume it if it was interrupted. `jobs`: how
     many runs shared the machine with it (kept in its summary: their seconds are not comparable)."""
-    from learning import run as launch  # run.py to completion: its JSON summary and peak RSS
+    from learning import finished_or_run  # run.py to completion: its JSON summary and peak RSS
     name = f"{task}-{setting_name(s)}-s{seed}"
-    run_dir, log = os.path.join(RUNS, name), os.path.join(RUNS, f"{name}.log")
-    if os.path.exists(os.path.join(run_dir, "summary.json")):
-        return json.load(open(os.path.join(run_dir, "summary.json")))
-    if os.path.exists(os.path.join(run_dir, "checkpoint", "state.pt")):
-        summary = launch(["--resume", run_dir], log)
-    else:
-        shutil.rmtree(run_dir, ignore_errors=True)  # killed before its first checkpoint: start over
-        summary = launch(ppo_command(task, s, seed, run_dir, budget, threads), log)
-    summary["jobs"] = jobs
-    atomic_write(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=1))  # + peak RSS
-    return summary
+    run_dir = os.path.join(RUNS, name)
+    return finished_or_run(run_dir, os.path.join(RUNS, f"{name}.log"),
+                           ppo_command(task, s, seed, run_dir, budget, threads), extra={"jobs": jobs})
 
 
 # ---------------------------------------------------------------------------------------------
