@@ -13,9 +13,13 @@ checkpoint, so the grid can be filled over several sittings:
     python bench/reliability.py --stages report               # the JSON and the figures only
     python bench/reliability.py --stages throughput           # new defaults against the old, Food
     python bench/reliability.py --stages ablation --levers norm-adv --tasks food   # one lever off
+    python bench/reliability.py --device cuda --jobs 5 --tasks food tomato   # on a GPU, 5 runs at once
 
 The ablation reruns a task's seeds with one lever of the defaults switched back to the paper's
-setting (LEVERS below), into bench/runs/reliability/<lever>-<task>-s<seed>.
+setting (LEVERS below), into bench/runs/reliability/<lever>-<task>-s<seed>. With --device cuda the
+runs are named cuda-<task>-s<seed> and reported apart from the CPU runs (the targets are for 2 CPU
+cores); --jobs runs that many seeds at once (on a machine with cores to spare, so timings then
+include the sharing).
 
 Writes bench/results/reliability.json (per run: decisions and wall-clock to 90 % sampled success,
 final sampled and greedy success, peak resident memory, the curve) and reliability-<task>.png
@@ -32,6 +36,7 @@ import os
 import shutil
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -63,14 +68,24 @@ LEVERS = {
 }
 
 
-def ensure(task, seed, lever=None):
+def ensure(task, seed, lever=None, device="cpu"):
     """Train (task, seed) with the defaults (or one lever switched back) unless it has finished;
     resume it if it was interrupted."""
-    name = f"{lever + '-' if lever else ''}{task}-s{seed}"
+    name = f"{'cuda-' if device == 'cuda' else ''}{lever + '-' if lever else ''}{task}-s{seed}"
     run_dir = os.path.join(RUNS, name)
     return finished_or_run(run_dir, os.path.join(RUNS, f"{name}.log"),
                            ["--env", TASK_ENV[task], "--task", task, "--seed", str(seed), *stop_flags(task),
-                            *LEVERS.get(lever, []), "--out", run_dir])
+                            *LEVERS.get(lever, []), "--device", device, "--out", run_dir])
+
+
+def ensure_all(cells, jobs):
+    """ensure() over (task, seed, lever, device) cells, `jobs` at a time (each is a subprocess);
+    prints one line per finished run, in the cells' order."""
+    with ThreadPoolExecutor(jobs) as pool:
+        for (task, seed, lever, device), s in zip(cells, pool.map(lambda c: ensure(*c), cells)):
+            print(f"{device + ' ' if device != 'cpu' else ''}{lever + ' ' if lever else ''}{task} seed {seed}: "
+                  f"sampled {s['success_rate']:.0%} (20 episodes), greedy {s['greedy_success']:.0%}, "
+                  f"{s['decisions']:,} decisions, {s['wall_s']:.0f} s", flush=True)
 
 
 def measure(name, seed):
@@ -88,6 +103,7 @@ def measure(name, seed):
         "decisions_to_90_sampled": hit["decisions"] if hit else None,
         "wall_s_to_90_sampled": round(hit["time/wall_s"], 1) if hit else None,
         **{f"final_{k}": summary[k] for k in ("success_rate", "greedy_success", "mean_return", "decisions", "wall_s")},
+        "decisions_per_s": round(summary["decisions"] / summary["wall_s"], 2),  # evaluation included
         "peak_rss_mb": summary.get("peak_rss_mb"),
         # (decisions, wall-clock s, sampled success of the evaluation's 20 episodes, greedy success)
         "curve": [(r["decisions"], round(r["time/wall_s"], 1), r["eval/success_rate"], r["eval/greedy_success"])
@@ -144,6 +160,7 @@ def summarise(task, runs):
         "median_wall_s_to_90_sampled": float(np.median([h if h is not None else np.inf for h in hits])),
         "median_decisions_to_90_sampled": float(np.median([r["decisions_to_90_sampled"] or np.inf for r in runs])),
         "target_wall_s": TARGET_S[task],
+        "median_decisions_per_s": float(np.median([r["decisions_per_s"] for r in runs])),
         "max_peak_rss_mb": max((r["peak_rss_mb"] or 0) for r in runs),
     }
 
@@ -169,6 +186,10 @@ def report(results):
                 results.setdefault("ablation", {}).setdefault(lever, {})[task] = {
                     "flags": LEVERS[lever], "summary": summarise(task, off), "runs": off}
                 print(f"ablation {lever} {task}", json.dumps(summarise(task, off)), flush=True)
+        gpu = [measure(f"cuda-{task}-s{s}", s) for s in finished(f"cuda-{task}")]
+        if gpu:  # the same runs with --device cuda, kept apart: the targets are for 2 CPU cores
+            results.setdefault("cuda", {})[task] = {"summary": summarise(task, gpu), "runs": gpu}
+            print(f"cuda {task}", json.dumps(results["cuda"][task]["summary"]), flush=True)
 
 
 def throughput(results):
@@ -195,23 +216,19 @@ def main():
     p.add_argument("--levers", nargs="+", default=list(LEVERS), choices=list(LEVERS))
     p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="run.py's --device for the runs trained now")
+    p.add_argument("--jobs", type=int, default=1, help="runs at once (1 for timings on a 2-core machine)")
     a = p.parse_args()
+    if a.jobs < 1:
+        p.error(f"--jobs {a.jobs}: must be at least 1")
     os.makedirs(RUNS, exist_ok=True)
     path = os.path.join(RESULTS, "reliability.json")
     results = json.load(open(path)) if os.path.exists(path) else {}
     if "train" in a.stages:
-        for task in a.tasks:
-            for seed in a.seeds:
-                s = ensure(task, seed)
-                print(f"{task} seed {seed}: sampled {s['success_rate']:.0%} (20 episodes), greedy "
-                      f"{s['greedy_success']:.0%}, {s['decisions']:,} decisions, {s['wall_s']:.0f} s", flush=True)
+        ensure_all([(task, seed, None, a.device) for task in a.tasks for seed in a.seeds], a.jobs)
     if "ablation" in a.stages:
-        for lever in a.levers:
-            for task in a.tasks:
-                for seed in a.seeds:
-                    s = ensure(task, seed, lever)
-                    print(f"{lever} {task} seed {seed}: sampled {s['success_rate']:.0%}, greedy {s['greedy_success']:.0%}, "
-                          f"{s['decisions']:,} decisions, {s['wall_s']:.0f} s", flush=True)
+        ensure_all([(task, seed, lever, a.device) for lever in a.levers for task in a.tasks for seed in a.seeds],
+                   a.jobs)
     if "throughput" in a.stages:
         throughput(results)
     if {"report", "train", "ablation"} & set(a.stages):

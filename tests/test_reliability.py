@@ -1,0 +1,65 @@
+"""Ensure bench/reliability.py trains what it says: each run's name and run.py command (the task's
+stop flags, a lever, the device), several runs at once in order, and the summary's medians."""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
+import reliability as rel  # noqa: E402
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Record what ensure() would train instead of training it (run.py itself is tested elsewhere)."""
+    seen = []
+
+    def fake(run_dir, log, cmd, extra=None):
+        seen.append((os.path.basename(run_dir), cmd))
+        return {"success_rate": 1.0, "greedy_success": 0.0, "decisions": 512, "wall_s": 9.0}
+    monkeypatch.setattr(rel, "finished_or_run", fake)
+    return seen
+
+
+def flag(cmd, name):
+    return cmd[cmd.index(name) + 1]
+
+
+def test_each_run_is_named_and_flagged_by_task_lever_and_device(calls):
+    rel.ensure("food", 3)
+    rel.ensure("entertainment", 2, "norm-adv")
+    rel.ensure("tomato", 1, device="cuda")
+    (n1, c1), (n2, c2), (n3, c3) = calls
+    assert (n1, n2, n3) == ("food-s3", "norm-adv-entertainment-s2", "cuda-tomato-s1")
+    assert flag(c1, "--task") == "food" and flag(c1, "--seed") == "3" and flag(c1, "--device") == "cpu"
+    assert flag(c1, "--stop-at-greedy") == "0.9"  # Food has a greedy target
+    assert "--stop-at-greedy" not in c2 and "--norm-adv" in c2  # Entertainment has none; the lever is on
+    assert flag(c3, "--device") == "cuda" and flag(c3, "--env") == "overcooked"
+    assert flag(c3, "--out").endswith(os.path.join("reliability", "cuda-tomato-s1"))
+
+
+def test_runs_at_once_report_in_the_cells_order(calls, capsys):
+    cells = [("food", s, None, "cpu") for s in (1, 2, 3)] + [("tomato", 1, "lr-3e-4", "cuda")]
+    rel.ensure_all(cells, jobs=3)
+    assert sorted(n for n, _ in calls) == sorted(["food-s1", "food-s2", "food-s3", "cuda-lr-3e-4-tomato-s1"])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["food seed 1", "food seed 2", "food seed 3",
+                                                       "cuda lr-3e-4 tomato seed 1"]
+
+
+def test_summary_counts_an_unsolved_seed_as_never():
+    def r(hit_s, decisions, final):
+        return {"wall_s_to_90_sampled": hit_s, "decisions_to_90_sampled": decisions, "final_success_rate": final,
+                "final_greedy_success": 0.0, "decisions_per_s": 10.0, "peak_rss_mb": 2000}
+    two_of_three = rel.summarise("food", [r(50.0, 1024, 1.0), r(None, None, 0.2), r(70.0, 2048, 0.95)])
+    assert two_of_three["seeds_90_sampled"] == 2 and two_of_three["seeds_final_90_sampled"] == 2
+    assert two_of_three["median_wall_s_to_90_sampled"] == 70.0  # median of (50, 70, inf)
+    one_of_three = rel.summarise("food", [r(50.0, 1024, 1.0), r(None, None, 0.2), r(None, None, 0.0)])
+    assert one_of_three["median_decisions_to_90_sampled"] == float("inf")  # most seeds never got there
+
+
+def test_jobs_below_one_is_refused(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["reliability.py", "--jobs", "0"])
+    with pytest.raises(SystemExit) as e:
+        rel.main()
+    assert e.value.code == 2 and "--jobs 0" in capsys.readouterr().err
