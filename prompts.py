@@ -7,16 +7,18 @@ principles, for both environments:
   3. each object keeps one everyday name in observation and action text;
   4. the state comes first, the goal last, right before the action slot.
 For the prompt ablation every environment also has one variant per broken principle,
-selected by name from VARIANTS ("good" is the default, the others break 1, 2, 3 or 4).
+selected by name from VARIANTS ("good" is the default, the others break 1, 2, 3 or 4), and
+"here-first", which keeps all four but tells a VirtualHome agent its room before listing the
+four rooms (the list first draws a small model to "walk to the bathroom"; see bench/README.md).
 
 The environments call these functions with a plain dict describing what the agent sees (the
 "view"); nothing here knows about simulators, tokens or models.
 Try it: python prompts.py   (one Overcooked and one VirtualHome state, in every variant)
 """
 
-# Prompt variants for the ablation: "good" follows all four principles, each other name
-# breaks exactly one of them (its number in the docstring above).
-VARIANTS = ("good", "no-open-slot", "terse-actions", "mixed-names", "goal-first")
+# Prompt variants for the ablation: "good" follows all four principles, each of the next four
+# breaks exactly one of them (its number in the docstring above); "here-first" keeps all four.
+VARIANTS = ("good", "no-open-slot", "terse-actions", "mixed-names", "goal-first", "here-first")
 
 
 def check_variant(variant):
@@ -185,8 +187,11 @@ def virtualhome_prompt(view, variant="good"):
     seen = [o for o in objects if view[f"see_{o}"] and o not in held]
     near = [o for o in seen if view[f"close_to_{o}"]]
     far = [o for o in seen if o not in near]
-    state = [f"There are four rooms: the kitchen, the bathroom, the bedroom and the "
-             f"living room. You are in the {n[view['room']]}."]
+    rooms = "the kitchen, the bathroom, the bedroom and the living room"
+    if variant == "here-first":  # the same facts, the agent's own room first
+        state = [f"You are in the {n[view['room']]} (the four rooms are {rooms})."]
+    else:
+        state = [f"There are four rooms: {rooms}. You are in the {n[view['room']]}."]
     # An unseen pancake in the kitchen can only be behind the microwave's closed door.
     inside = not fun and view["see_microwave"] and (
         view["pancake_in_microwave"] or not view["see_pancake"])
@@ -246,8 +251,8 @@ if __name__ == "__main__":
                      ("walk", "pancake"), ("putin", "pancake", "microwave"), ("open", "microwave"),
                      ("close", "microwave")]  # what virtualhome_env offers in that state
     for variant in VARIANTS:
-        print(f"=== {variant}" + ("" if variant == "good" else f": breaks principle "
-                                 f"{VARIANTS.index(variant)}"))
+        print(f"=== {variant}" + {"good": "", "here-first": ": keeps all four, the room first"}.get(
+            variant, f": breaks principle {VARIANTS.index(variant)}"))
         texts = [(overcooked_prompt(tomato, variant), overcooked_action_texts(tomato, variant)),
                  (virtualhome_prompt(food, variant), virtualhome_action_texts(food, food_commands, variant))]
         for prompt, actions in texts:
@@ -316,6 +321,19 @@ if __name__ == "__main__":
 #   bathroom, the bedroom and the living room. You are in the kitchen. You notice the microwave.
 #   You are close to the microwave. You are holding the pancake. The microwave is closed. Your
 #   next step is to
+#     -> walk to the living room | walk to the bathroom | walk to the bedroom |
+#        walk to the pancake | put the pancake in the microwave | open the microwave |
+#        close the microwave
+# === here-first: keeps all four, the room first
+#   There is one cutting board in the kitchen. You notice a bowl on the table. You stand in front
+#   of the cutting board with an unchopped tomato in your hands. To make a tomato salad, you
+#   should first
+#     -> pick up the tomato | take the bowl | put the tomato on the cutting board | serve the dish
+#        | chop nothing
+#   You are in the kitchen (the four rooms are the kitchen, the bathroom, the bedroom and the
+#   living room). You notice the microwave. You are close to the microwave. You are holding the
+#   pancake. The microwave is closed. In order to heat up the pancake in the microwave, your next
+#   step is to
 #     -> walk to the living room | walk to the bathroom | walk to the bedroom |
 #        walk to the pancake | put the pancake in the microwave | open the microwave |
 #        close the microwave

@@ -55,7 +55,7 @@ METHODS = {
 }
 LLM_TRAINED = ("word", "token", "none")
 UNTRAINED = ("saycan", "random")  # evaluated as they are: a level, not a learning curve
-VARIANTS = tuple(v for v in PROMPTS if v != "good")  # the principle-breaking prompts
+VARIANTS = tuple(v for v in PROMPTS if v != "good")  # the others: four break a principle each, here-first keeps them
 EVAL_EPISODES = 20
 
 

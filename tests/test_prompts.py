@@ -208,3 +208,17 @@ def test_virtualhome_renamed_tasks_use_their_names(task, thing, place):
     assert f"put the {thing} in the {place}" in phrases and "pancake" not in prompt + str(phrases)
     verb = "wash" if task in ("washing-plate", "laundry") else "heat up"
     assert prompt.endswith(f"In order to {verb} the {thing} in the {place}, your next step is to")
+
+
+def test_here_first_only_moves_the_room():
+    """"here-first" says the same as "good" with the agent's room before the list of rooms:
+    VirtualHome's first two sentences become one, the rest and the phrases are unchanged;
+    Overcooked's text is "good"'s."""
+    for state in VH_STATES:
+        (prompt, phrases), (moved, moved_phrases) = vh_text(state), vh_text(state, "here-first")
+        rooms, here, rest = prompt.split(". ", 2)
+        assert rooms == "There are four rooms: the kitchen, the bathroom, the bedroom and the living room"
+        assert moved == f"{here} (the four rooms are {rooms.split(': ')[1]}). {rest}" and moved_phrases == phrases
+    for view in OVERCOOKED_VIEWS:
+        assert prompts.overcooked_prompt(view, "here-first") == prompts.overcooked_prompt(view)
+        assert prompts.overcooked_action_texts(view, "here-first") == prompts.overcooked_action_texts(view)
