@@ -63,3 +63,9 @@ def test_jobs_below_one_is_refused(monkeypatch, capsys):
     with pytest.raises(SystemExit) as e:
         rel.main()
     assert e.value.code == 2 and "--jobs 0" in capsys.readouterr().err
+
+
+def test_a_candidate_runs_like_a_lever(calls):
+    rel.ensure("food", 2, "here-first")
+    (name, cmd), = calls
+    assert name == "here-first-food-s2" and flag(cmd, "--variant") == "here-first"
