@@ -76,9 +76,8 @@ def follow_plan(agent, env, info, a):
         with torch.no_grad():
             probs = agent.policy_logits([s])[0].softmax(-1)  # (K,)
         rank = 1 + int((probs > probs[k]).sum())
-        best = int(probs.argmax())
-        print(f"{t}: {s[1][k]} {probs[k]:.3f} (rank {rank} of {len(probs)})"
-              + ("" if best == k else f"; top: {s[1][best]} {probs[best]:.2f}"))
+        print(f"{t}: {s[1][k]} {probs[k]:.3f} (rank {rank} of {len(probs)})  | "
+              + " | ".join(f"{text} {q:.2f}" for text, q in zip(s[1], probs)))
         log_p += math.log(probs[k])
         obs, r, term, trunc, info = env.step(info["action_ids"][k])
         info = run.with_obs(obs, info)
