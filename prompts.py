@@ -6,10 +6,11 @@ principles, for both environments:
   2. action phrases are natural verb phrases with articles ("pick up the tomato");
   3. each object keeps one everyday name in observation and action text;
   4. the state comes first, the goal last, right before the action slot.
-For the prompt ablation every environment also has one variant per broken principle,
-selected by name from VARIANTS ("good" is the default, the others break 1, 2, 3 or 4), and
+"good" is the paper's text. For the prompt ablation every environment also has one variant
+per broken principle, selected by name from VARIANTS (they break 1, 2, 3 or 4), and
 "here-first", which keeps all four but tells a VirtualHome agent its room before listing the
-four rooms (the list first draws a small model to "walk to the bathroom"; see bench/README.md).
+four rooms (listed first, the rooms draw a small model to "walk to the bathroom"); run.py uses
+"here-first" unless told otherwise.
 
 The environments call these functions with a plain dict describing what the agent sees (the
 "view"); nothing here knows about simulators, tokens or models.

@@ -16,8 +16,7 @@ checkpoint, so the grid can be filled over several sittings:
     python bench/reliability.py --device cuda --jobs 5 --tasks food tomato   # on a GPU, 5 runs at once
 
 The ablation reruns a task's seeds with one lever of the defaults switched back to the paper's
-setting (LEVERS below), into bench/runs/reliability/<lever>-<task>-s<seed>; a candidate for the
-defaults (CANDIDATES) runs the same way and is reported under "candidates". With --device cuda the
+setting (LEVERS below), into bench/runs/reliability/<lever>-<task>-s<seed>. With --device cuda the
 runs are named cuda-<task>-s<seed> and reported apart from the CPU runs (the targets are for 2 CPU
 cores); --jobs runs that many seeds at once (on a machine with cores to spare, so timings then
 include the sharing).
@@ -66,10 +65,7 @@ LEVERS = {
     "norm-adv": ["--norm-adv"],  # standardised advantages
     "paper-rollout": ["--num-envs", "4", "--grad-accum", "8"],  # 4 x 32 decisions, groups of 4 x 8
     "lr-3e-4": ["--actor-lr", "3e-4"],  # Overcooked's earlier actor learning rate (VirtualHome's is 1e-3)
-}
-# Candidates for the defaults, run the same way (--stages ablation --levers NAME) and reported apart.
-CANDIDATES = {
-    "here-first": ["--variant", "here-first"],  # the VirtualHome agent's room before the list of rooms
+    "paper-prompt": ["--variant", "good"],  # the rooms listed before the agent's own (VirtualHome only)
 }
 
 
@@ -80,7 +76,7 @@ def ensure(task, seed, lever=None, device="cpu"):
     run_dir = os.path.join(RUNS, name)
     return finished_or_run(run_dir, os.path.join(RUNS, f"{name}.log"),
                            ["--env", TASK_ENV[task], "--task", task, "--seed", str(seed), *stop_flags(task),
-                            *(LEVERS | CANDIDATES).get(lever, []), "--device", device, "--out", run_dir])
+                            *LEVERS.get(lever, []), "--device", device, "--out", run_dir])
 
 
 def ensure_all(cells, jobs):
@@ -185,13 +181,12 @@ def report(results):
             results[task] = {"summary": summarise(task, runs), "runs": runs}
             plot(task, runs, os.path.join(RESULTS, f"reliability-{task}.png"))
             print(task, json.dumps(results[task]["summary"]), flush=True)
-        for kind, levers in (("ablation", LEVERS), ("candidates", CANDIDATES)):
-            for lever in levers:  # the same task and seeds with one lever switched back, or a candidate
-                off = [measure(f"{lever}-{task}-s{s}", s) for s in finished(f"{lever}-{task}")]
-                if off:
-                    results.setdefault(kind, {}).setdefault(lever, {})[task] = {
-                        "flags": levers[lever], "summary": summarise(task, off), "runs": off}
-                    print(f"{kind} {lever} {task}", json.dumps(summarise(task, off)), flush=True)
+        for lever in LEVERS:  # the ablation: the same task and seeds with one lever switched back
+            off = [measure(f"{lever}-{task}-s{s}", s) for s in finished(f"{lever}-{task}")]
+            if off:
+                results.setdefault("ablation", {}).setdefault(lever, {})[task] = {
+                    "flags": LEVERS[lever], "summary": summarise(task, off), "runs": off}
+                print(f"ablation {lever} {task}", json.dumps(summarise(task, off)), flush=True)
         gpu = [measure(f"cuda-{task}-s{s}", s) for s in finished(f"cuda-{task}")]
         if gpu:  # the same runs with --device cuda, kept apart: the targets are for 2 CPU cores
             results.setdefault("cuda", {})[task] = {"summary": summarise(task, gpu), "runs": gpu}
@@ -219,7 +214,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--stages", nargs="+", default=["train", "report"],
                    choices=["train", "ablation", "throughput", "report"])
-    p.add_argument("--levers", nargs="+", default=list(LEVERS), choices=list(LEVERS | CANDIDATES))
+    p.add_argument("--levers", nargs="+", default=list(LEVERS), choices=list(LEVERS))
     p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="run.py's --device for the runs trained now")

@@ -65,7 +65,8 @@ def test_jobs_below_one_is_refused(monkeypatch, capsys):
     assert e.value.code == 2 and "--jobs 0" in capsys.readouterr().err
 
 
-def test_a_candidate_runs_like_a_lever(calls):
-    rel.ensure("food", 2, "here-first")
+
+def test_the_paper_prompt_lever_sets_the_papers_variant(calls):
+    rel.ensure("food", 2, "paper-prompt")
     (name, cmd), = calls
-    assert name == "here-first-food-s2" and flag(cmd, "--variant") == "here-first"
+    assert name == "paper-prompt-food-s2" and flag(cmd, "--variant") == "good"

@@ -110,6 +110,17 @@ def test_paper_flag_restores_the_papers_settings(task):
     mixed = run.check_args(run.parse_args(["--env", env, "--task", task, "--paper", "--num-envs", "2", "--steps", "64",
                                            "--no-norm-adv"]))
     assert (mixed.num_envs, mixed.steps, mixed.grad_accum, mixed.norm_adv) == (2, 64, 8, False)
+    assert (ours.variant, paper.variant) == ("here-first", "good")  # the prompt: the room first, or the list
+    assert run.check_args(run.parse_args(["--env", env, "--task", task, "--paper", "--variant", "here-first"])).variant \
+        == "here-first"
+
+
+def test_built_in_python_args_get_the_default_prompt():
+    """Args made in Python (not through check_args) make the environment with the same prompt."""
+    prompt = run.make_env(run.Args(env="virtualhome", task="food")).reset()[1]["prompt"]
+    assert prompt.startswith("You are in the kitchen (the four rooms are ")
+    paper = run.make_env(run.Args(env="virtualhome", task="food", paper=True)).reset()[1]["prompt"]
+    assert paper.startswith("There are four rooms: ")
 
 
 def test_stop_at_sampled_stops_at_the_first_evaluation_that_reaches_it(tiny_dir, tmp_path):
