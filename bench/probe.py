@@ -65,14 +65,13 @@ def main():
 
 def follow_plan(agent, env, info, a):
     """The shortest plan (or a.plan), with the policy's probability of each of its actions."""
-    plan = a.plan.split(";") if a.plan else []
-    ids = [] if a.plan else run.ENVS[a.env].oracle_plan(env)
+    plan = a.plan.split(";") if a.plan else run.ENVS[a.env].oracle_plan(env)  # phrases, or action ids
     print(f"# {a.env} {a.task} {'trained: ' + a.run if a.run else 'untrained model, prompt ' + a.variant}: "
           f"P of each action of the {'given' if a.plan else 'shortest'} plan")
     log_p = 0.0
-    for t in range(len(plan) or len(ids)):
+    for t, step in enumerate(plan):
         s = run.state_of(info)
-        k = s[1].index(plan[t]) if a.plan else info["action_ids"].index(ids[t])
+        k = s[1].index(step) if a.plan else info["action_ids"].index(step)
         with torch.no_grad():
             probs = agent.policy_logits([s])[0].softmax(-1)  # (K,)
         rank = 1 + int((probs > probs[k]).sum())
@@ -81,7 +80,7 @@ def follow_plan(agent, env, info, a):
         log_p += math.log(probs[k])
         obs, r, term, trunc, info = env.step(info["action_ids"][k])
         info = run.with_obs(obs, info)
-    print(f"log P(plan) = {log_p:.2f} over {t + 1} steps (mean per step {log_p / (t + 1):.2f}); "
+    print(f"log P(plan) = {log_p:.2f} over {len(plan)} steps (mean per step {log_p / len(plan):.2f}); "
           f"success at the end: {bool(info['success'])}")
 
 
