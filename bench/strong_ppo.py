@@ -28,6 +28,7 @@ longer rollouts, so that alone may be a weak baseline. Stages:
           seconds to 90 % sampled success, final success and return; the sweep's ranking; the
           comparison) and bench/results/strong-ppo.md (the tables).
   list    print the grid and the commands, run nothing (the default with no --stages).
+  --grid KEY=V1,V2 cuts the grid (e.g. --grid envs=8: 8 settings); give every stage the same cut.
 
 Where the two implementations differ beyond the swept settings, so where a gap can come from:
 run.py discounts an Overcooked macro of k primitive steps by gamma^k (the semi-MDP discount),
@@ -394,9 +395,18 @@ def main():
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5], help="seeds of the comparison")
     p.add_argument("--jobs", type=int, default=1, help="sweep: run.py runs at a time (best and sb3 run one at a time, "
                    "since they compare seconds)")
+    p.add_argument("--grid", nargs="+", default=[], metavar="KEY=V1,V2",
+                   help="cut the sweep's grid: KEY (one of GRID's) takes only these values, e.g. envs=8; give every "
+                   "stage the same cut (the report and the choice look only at the cut grid's settings)")
     p.add_argument("--rollout", type=int, default=None,
                    help="sb3: n_envs (x 128 steps) instead of the chosen setting's, e.g. before the sweep has run")
     a = p.parse_args()
+    for item in a.grid:
+        key, _, values = item.partition("=")
+        try:
+            GRID[key] = tuple(type(GRID[key][0])(v) for v in values.split(","))
+        except (KeyError, ValueError):
+            p.error(f"--grid {item}: expected KEY=V1,V2 with KEY one of {', '.join(GRID)} and values of its type")
     os.makedirs(RUNS, exist_ok=True)
     if "list" in a.stages:
         listing(a.tasks, a.sweep_seeds, a.seeds)
