@@ -44,7 +44,7 @@ from learning import finished_or_run, run as launch  # run.py to completion: its
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from run import TASK_ENV, atomic_write  # noqa: E402
+from run import TASK_DEFAULTS, TASK_ENV, atomic_write  # noqa: E402
 
 RUNS = os.path.join(ROOT, "bench", "runs", "reliability")  # gitignored: checkpoints are large
 RESULTS = os.path.join(ROOT, "bench", "results")
@@ -66,7 +66,14 @@ LEVERS = {
     "paper-rollout": ["--num-envs", "4", "--grad-accum", "8"],  # 4 x 32 decisions, groups of 4 x 8
     "lr-3e-4": ["--actor-lr", "3e-4"],  # Overcooked's earlier actor learning rate (VirtualHome's is 1e-3)
     "paper-prompt": ["--variant", "good"],  # the rooms listed before the agent's own (VirtualHome only)
+    # A candidate, not (yet) a default: 64 x 32 = 2,048 decisions per update in groups of 4 x 128,
+    # four times the default's on both counts. An update costs about one LLM pass per distinct
+    # state per group, and the groups per update stay 4, so it buys four times the episodes (and
+    # chances to meet a sparse reward) for little more compute.
+    "wide": ["--num-envs", "64", "--grad-accum", "128"],
 }
+# Levers that change the decisions per update also scale the budget, keeping the number of updates.
+BUDGET_SCALE = {"wide": 4}
 
 
 def ensure(task, seed, lever=None, device="cpu"):
@@ -76,7 +83,13 @@ def ensure(task, seed, lever=None, device="cpu"):
     run_dir = os.path.join(RUNS, name)
     return finished_or_run(run_dir, os.path.join(RUNS, f"{name}.log"),
                            ["--env", TASK_ENV[task], "--task", task, "--seed", str(seed), *stop_flags(task),
-                            *LEVERS.get(lever, []), "--device", device, "--out", run_dir])
+                            *LEVERS.get(lever, []), *budget_flags(task, lever), "--device", device,
+                            "--out", run_dir])
+
+
+def budget_flags(task, lever):
+    scale = BUDGET_SCALE.get(lever)
+    return ["--steps", str(scale * TASK_DEFAULTS[task]["steps"])] if scale else []
 
 
 def ensure_all(cells, jobs):
@@ -185,12 +198,18 @@ def report(results):
             off = [measure(f"{lever}-{task}-s{s}", s) for s in finished(f"{lever}-{task}")]
             if off:
                 results.setdefault("ablation", {}).setdefault(lever, {})[task] = {
-                    "flags": LEVERS[lever], "summary": summarise(task, off), "runs": off}
+                    "flags": LEVERS[lever] + budget_flags(task, lever), "summary": summarise(task, off), "runs": off}
                 print(f"ablation {lever} {task}", json.dumps(summarise(task, off)), flush=True)
         gpu = [measure(f"cuda-{task}-s{s}", s) for s in finished(f"cuda-{task}")]
         if gpu:  # the same runs with --device cuda, kept apart: the targets are for 2 CPU cores
             results.setdefault("cuda", {})[task] = {"summary": summarise(task, gpu), "runs": gpu}
             print(f"cuda {task}", json.dumps(results["cuda"][task]["summary"]), flush=True)
+        for lever in LEVERS:
+            off = [measure(f"cuda-{lever}-{task}-s{s}", s) for s in finished(f"cuda-{lever}-{task}")]
+            if off:
+                results.setdefault("cuda-ablation", {}).setdefault(lever, {})[task] = {
+                    "flags": LEVERS[lever] + budget_flags(task, lever), "summary": summarise(task, off), "runs": off}
+                print(f"cuda ablation {lever} {task}", json.dumps(summarise(task, off)), flush=True)
 
 
 def throughput(results):

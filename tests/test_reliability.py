@@ -70,3 +70,13 @@ def test_the_paper_prompt_lever_sets_the_papers_variant(calls):
     rel.ensure("food", 2, "paper-prompt")
     (name, cmd), = calls
     assert name == "paper-prompt-food-s2" and flag(cmd, "--variant") == "good"
+
+
+def test_a_wider_rollout_keeps_the_number_of_updates(calls):
+    """The wide lever's 4x decisions per update come with 4x the task's budget; others keep it."""
+    rel.ensure("entertainment", 1, "wide", device="cuda")
+    rel.ensure("entertainment", 1, "norm-adv")
+    (n1, c1), (n2, c2) = calls
+    assert n1 == "cuda-wide-entertainment-s1" and flag(c1, "--num-envs") == "64"
+    assert int(flag(c1, "--steps")) == 4 * rel.TASK_DEFAULTS["entertainment"]["steps"]
+    assert "--steps" not in c2  # run.py's own default budget
