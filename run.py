@@ -73,11 +73,12 @@ PAPER_TASK_DEFAULTS = {
 # Preparation seeds 3 and 4 went from 1.2 nats to 0.03 and 0.28 in 8,192 decisions without one
 # success (bench/README.md, the norm-adv ablation). Raw, the entropy bonus keeps them exploring.
 # Entertainment pays only at the end of an 11-step plan: with 16 x 32 decisions an update met the
-# reward so rarely that 3 of 5 seeds on a GPU had not reached 90 % sampled success in 11k-14k
-# decisions (22-27 updates), nor seed 1 on 2 CPU cores in 16k. So its TASK_DEFAULTS widen the
-# rollout again, to 64 x 32 = 2,048 decisions in groups of 4 x 128 (still 4 actor steps per
-# update, each on about as many distinct states): on the GPU 5 of 5 seeds reached 90 %, after
-# 5-16 updates (10k-33k decisions), an update taking 1.6x as long as a 16 x 32 one there (bench/README.md).
+# reward so rarely that seed 1 on 2 CPU cores never passed 10 % sampled success in 16k decisions
+# (32 updates), and on a GPU with the paper's prompt 3 of 5 seeds had not reached 90 % in 11k-14k
+# (23-27 updates). So its TASK_DEFAULTS widen the rollout again, to 64 x 32 = 2,048 decisions in
+# groups of 4 x 128 (still 4 actor steps per update, each on about as many distinct states): on
+# the GPU 5 of 5 seeds reached 90 %, after 5-16 updates (10k-33k decisions), an update taking
+# 1.6x as long as a 16 x 32 one there (bench/README.md, which says what is not yet separated).
 ROLLOUT_DEFAULTS = dict(num_envs=16, grad_accum=32, norm_adv=False)
 PAPER_ROLLOUT_DEFAULTS = dict(num_envs=4, grad_accum=8, norm_adv=True)
 # DIFFERS: the prompt's first sentence (VirtualHome only; Overcooked's text is the same). The

@@ -139,12 +139,12 @@ def median_curve(runs, x_index, grid):
     return np.median(np.array(ys), axis=0)  # (len(grid),)
 
 
-def plot(task, runs, path):
+def plot(task, runs, path, where="2 CPU cores"):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for ax, x_index, xlabel, scale in zip(axes, (0, 1), ("decisions", "wall-clock (minutes, 2 CPU cores)"), (1, 60)):
+    for ax, x_index, xlabel, scale in zip(axes, (0, 1), ("decisions", f"wall-clock (minutes, {where})"), (1, 60)):
         for r in runs:
             ax.plot([c[x_index] / scale for c in r["curve"]], [c[2] for c in r["curve"]], lw=0.8, alpha=0.6,
                     label=f"seed {r['seed']}")
@@ -153,11 +153,11 @@ def plot(task, runs, path):
         ax.plot(grid / scale, median_curve(runs, x_index, grid), "k", lw=2.5, label="median")
         ax.axhline(0.9, color="grey", ls=":", lw=1)
         ax.set(xlabel=xlabel, ylim=(-0.03, 1.03))
-    if x_index == 1 and task in TARGET_S:
+    if x_index == 1 and task in TARGET_S and where == "2 CPU cores":  # the targets are for the CPU
         axes[1].axvline(TARGET_S[task] / 60, color="tab:red", ls="--", lw=1, label="target")
     axes[0].set_ylabel("sampled success\n(20 episodes after each update)")
     axes[1].legend(fontsize=7, loc="lower right")
-    fig.suptitle(f"{task}: TWOSOME (word), run.py defaults, {len(runs)} seeds")
+    fig.suptitle(f"{task}: TWOSOME (word), run.py defaults, {len(runs)} seeds, {where}")
     fig.tight_layout()
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=90)
@@ -191,6 +191,8 @@ def finished(prefix):
 
 
 def report(results):
+    for key in (*TASKS, "ablation", "cuda", "cuda-ablation"):  # rebuilt from the finished runs alone
+        results.pop(key, None)
     for task in TASKS:
         runs = [measure(f"{task}-s{s}", s) for s in finished(task)]
         if runs:
@@ -206,6 +208,7 @@ def report(results):
         gpu = [measure(f"cuda-{task}-s{s}", s) for s in finished(f"cuda-{task}")]
         if gpu:  # the same runs with --device cuda, kept apart: the targets are for 2 CPU cores
             results.setdefault("cuda", {})[task] = {"summary": summarise(task, gpu), "runs": gpu}
+            plot(task, gpu, os.path.join(RESULTS, f"reliability-cuda-{task}.png"), "one GPU, shared by all seeds")
             print(f"cuda {task}", json.dumps(results["cuda"][task]["summary"]), flush=True)
         for lever in LEVERS:
             off = [measure(f"cuda-{lever}-{task}-s{s}", s) for s in finished(f"cuda-{lever}-{task}")]

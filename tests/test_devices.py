@@ -16,7 +16,7 @@ import virtualhome_env
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
-def entertainment_states(n=12, seed=0):
+def entertainment_states(n=8, seed=0):
     """n distinct (prompt, actions) states of Entertainment, met along a seeded random walk."""
     env, rng, states = virtualhome_env.VirtualHomeEnv("entertainment"), np.random.default_rng(seed), {}
     _, info = env.reset()
