@@ -323,8 +323,9 @@ def report(tasks, sweep_seeds, seeds):
                             "stop": f"{STOP_AT:.0%} sampled success over {EVAL_EPISODES} episodes from reset"},
                "tasks": {}}
     md = ["# Strong PPO from scratch: the project's MLP PPO against sb3-contrib MaskablePPO", "",
-          "Made by `python bench/strong_ppo.py --stages report` from bench/runs/strong-ppo/. Success: "
-          f"{EVAL_EPISODES} sampled episodes from reset after every update; runs stop at 90 %.", ""]
+          "Made by `python bench/strong_ppo.py --stages report [--grid ...]` from bench/runs/strong-ppo/. Success: "
+          f"{EVAL_EPISODES} sampled episodes from reset after every update; runs stop at 90 %. The sweep's grid: "
+          + "; ".join(f"{k} {', '.join(map(str, v))}" for k, v in GRID.items()) + f" ({NUM_STEPS} steps per env).", ""]
     for task in tasks:
         sweep = sweep_runs(task, sweep_seeds)
         t = results["tasks"][task] = {"sweep": [{"setting": name, **s, "summary": summarise(rs), "runs": rs}
