@@ -352,9 +352,10 @@ def make_envs(args, seed):
 
 def step_envs(e, k, args):
     """Step env i with its k[i]-th valid action; a finished episode is recorded and reset.
-    Returns this decision's rewards and discounts, (N,) each, and the number of episodes finished."""
+    Returns this decision's rewards and discounts, (N,) each, and how many episodes finished and
+    how many of those succeeded."""
     module = ENVS[args.env]
-    rewards, discounts, finished = torch.zeros(len(e.envs)), torch.zeros(len(e.envs)), 0
+    rewards, discounts, finished, succeeded = torch.zeros(len(e.envs)), torch.zeros(len(e.envs)), 0, 0
     for i, env in enumerate(e.envs):
         obs, r, term, trunc, info = env.step(e.infos[i]["action_ids"][int(k[i])])
         info = with_obs(obs, info)
@@ -368,11 +369,11 @@ def step_envs(e, k, args):
         e.ep_len[i] += 1
         if term or trunc:
             e.recent = (e.recent + [(bool(info["success"]), float(e.ep_return[i]), int(e.ep_len[i]))])[-20:]
-            finished += 1
+            finished, succeeded = finished + 1, succeeded + bool(info["success"])
             e.ep_return[i], e.ep_disc[i], e.ep_len[i] = 0.0, 1.0, 0
             info = with_obs(*env.reset())
         e.infos[i] = info
-    return rewards, discounts, finished
+    return rewards, discounts, finished, succeeded
 
 
 # ---------------------------------------------------------------------------------------------
@@ -827,6 +828,7 @@ def main(args: Args) -> dict:
         t_update = time.time()
 
         # rollout: N envs x T decisions with the current policy
+        rollout_episodes, rollout_successes = 0, 0  # this process's, in this rollout
         for t in range(T):
             states[t] = [state_of(info, args.algo) for info in envs.infos]
             dones[t] = envs.next_done
@@ -835,8 +837,9 @@ def main(args: Args) -> dict:
                 values[t] = value_fn(states[t])  # (N,)
             k, logprobs[t], _ = ppo.categorical(logits, generator=envs.gen)  # (N,) sampled, (N,)
             actions[t] = k.float()
-            rewards[t], discounts[t], finished = step_envs(envs, k, args)  # (N,), (N,), int
+            rewards[t], discounts[t], finished, succeeded = step_envs(envs, k, args)  # (N,), (N,), int, int
             state.decisions, state.episodes = state.decisions + N * world, state.episodes + finished
+            rollout_episodes, rollout_successes = rollout_episodes + finished, rollout_successes + succeeded
             progress(update, num_updates, state.decisions, args, envs.recent)
 
         t_rollout = time.time() - t_update  # where the time goes: scoring states to act, or learning
@@ -866,7 +869,10 @@ def main(args: Args) -> dict:
                **episode_stats(envs.recent), **{k: float(v) for k, v in stats.items()},
                "charts/learning_rate": actor_opt.param_groups[0]["lr"],
                "charts/decisions_per_s": batch_size / (time.time() - t_update),
-               "time/rollout_s": t_rollout, "time/update_s": time.time() - t_update - t_rollout}
+               "time/rollout_s": t_rollout, "time/update_s": time.time() - t_update - t_rollout,
+               # every episode this rollout finished (charts/ keeps only the last 20, a small and,
+               # with many envs ending together, unrepresentative sample)
+               "rollout/episodes": rollout_episodes, "rollout/successes": rollout_successes}
         last = state.update == num_updates
         # The new weights score the evaluation's states and then the next rollout's: one cache
         # serves both, so states that the two share (most of them) are scored once.

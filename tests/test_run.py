@@ -426,3 +426,16 @@ def test_every_algo_runs_end_to_end(algo, tiny_dir, tmp_path):
     if algo == "oracle":  # the ceiling: Food Preparation's optimum, 6 decisions, return 0.95^5
         assert summary["success_rate"] == 1.0 and summary["greedy_length"] == 6
         assert summary["mean_return"] == pytest.approx(0.95 ** 5)
+
+
+def test_step_envs_counts_every_finished_episode_and_its_success():
+    """The rollout's own episode count (logged as rollout/episodes and rollout/successes): two envs
+    walking Food Preparation's shortest plan both finish, with success, on its 6th decision."""
+    args = run.check_args(run.parse_args(["--env", "virtualhome", "--task", "food", "--num-envs", "2"]))
+    e = run.make_envs(args, seed=1)
+    plan = run.ENVS["virtualhome"].oracle_plan(e.envs[0])
+    for t, a in enumerate(plan):
+        k = torch.tensor([info["action_ids"].index(a) for info in e.infos])
+        rewards, _, finished, succeeded = run.step_envs(e, k, args)
+        assert (finished, succeeded) == ((2, 2) if t == len(plan) - 1 else (0, 0))
+    assert rewards.tolist() == [1.0, 1.0] and e.ep_len.tolist() == [0, 0]  # recorded, then reset

@@ -1,0 +1,16 @@
+"""Sampled success of Entertainment's untrained policy and of a checkpoint, many episodes."""
+import sys, time
+sys.path.insert(0, __import__("os").path.join(__import__("os").path.dirname(__file__), "..", "..", ".."))
+import torch
+import run
+torch.set_num_threads(2)
+ckpts = sys.argv[2:]
+n = int(sys.argv[1])
+args = run.check_args(run.parse_args(["--env", "virtualhome", "--task", "entertainment"]))
+agent = run.load_agent_for(args)
+for name in ["untrained"] + ckpts:
+    if name != "untrained":
+        agent = run.load_agent_for(args, name)
+    t = time.time()
+    ev = run.evaluate(agent, args, n, seed=12345)
+    print(name, f"sampled {ev['success_rate']:.4f} over {n} episodes, greedy {ev['greedy_success']}, {time.time()-t:.0f} s", flush=True)
