@@ -78,7 +78,9 @@ PAPER_TASK_DEFAULTS = {
 # (23-27 updates). So its TASK_DEFAULTS widen the rollout again, to 64 x 32 = 2,048 decisions in
 # groups of 4 x 128 (still 4 actor steps per update, each on about as many distinct states): on
 # the GPU 5 of 5 seeds reached 90 %, after 5-16 updates (10k-33k decisions), an update taking
-# 1.6x as long as a 16 x 32 one there (bench/README.md, which says what is not yet separated).
+# 1.6x as long as a 16 x 32 one there. On 2 CPU cores seed 1 still missed: the untrained policy
+# succeeds in only ~1 % of its episodes, so a seed waits for luck (bench/README.md, which also
+# says what the GPU comparison does not separate).
 ROLLOUT_DEFAULTS = dict(num_envs=16, grad_accum=32, norm_adv=False)
 PAPER_ROLLOUT_DEFAULTS = dict(num_envs=4, grad_accum=8, norm_adv=True)
 # DIFFERS: the prompt's first sentence (VirtualHome only; Overcooked's text is the same). The
