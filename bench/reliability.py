@@ -199,23 +199,23 @@ def report(results):
             results[task] = {"summary": summarise(task, runs), "runs": runs}
             plot(task, runs, os.path.join(RESULTS, f"reliability-{task}.png"))
             print(task, json.dumps(results[task]["summary"]), flush=True)
-        for lever in LEVERS:  # the ablation: the same task and seeds with one lever switched back
-            off = [measure(f"{lever}-{task}-s{s}", s) for s in finished(f"{lever}-{task}")]
-            if off:
-                results.setdefault("ablation", {}).setdefault(lever, {})[task] = {
-                    "flags": LEVERS[lever] + budget_flags(task, lever), "summary": summarise(task, off), "runs": off}
-                print(f"ablation {lever} {task}", json.dumps(summarise(task, off)), flush=True)
+        ablation(results, task, "")  # the same task and seeds with one lever switched back
         gpu = [measure(f"cuda-{task}-s{s}", s) for s in finished(f"cuda-{task}")]
         if gpu:  # the same runs with --device cuda, kept apart: the targets are for 2 CPU cores
             results.setdefault("cuda", {})[task] = {"summary": summarise(task, gpu), "runs": gpu}
             plot(task, gpu, os.path.join(RESULTS, f"reliability-cuda-{task}.png"), "one GPU, shared by all seeds")
             print(f"cuda {task}", json.dumps(results["cuda"][task]["summary"]), flush=True)
-        for lever in LEVERS:
-            off = [measure(f"cuda-{lever}-{task}-s{s}", s) for s in finished(f"cuda-{lever}-{task}")]
-            if off:
-                results.setdefault("cuda-ablation", {}).setdefault(lever, {})[task] = {
-                    "flags": LEVERS[lever] + budget_flags(task, lever), "summary": summarise(task, off), "runs": off}
-                print(f"cuda ablation {lever} {task}", json.dumps(summarise(task, off)), flush=True)
+        ablation(results, task, "cuda-")
+
+
+def ablation(results, task, prefix):
+    """The finished <prefix><lever>-<task> runs of every lever, into results[<prefix>ablation]."""
+    for lever in LEVERS:
+        off = [measure(f"{prefix}{lever}-{task}-s{s}", s) for s in finished(f"{prefix}{lever}-{task}")]
+        if off:
+            results.setdefault(f"{prefix}ablation", {}).setdefault(lever, {})[task] = {
+                "flags": LEVERS[lever] + budget_flags(task, lever), "summary": summarise(task, off), "runs": off}
+            print(f"{prefix.replace('-', ' ')}ablation {lever} {task}", json.dumps(summarise(task, off)), flush=True)
 
 
 def throughput(results):
