@@ -1,6 +1,6 @@
 """run.main's own rollout loop with the update switched off: how often do its episodes succeed?"""
-import sys, shutil
-sys.path.insert(0, __import__("os").path.join(__import__("os").path.dirname(__file__), "..", "..", ".."))
+import os, shutil, sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))  # the repository
 import torch
 import run
 counts = {"succ": 0, "eps": 0}

@@ -1,6 +1,6 @@
-"""Successes of training-style episodes (run.py's Envs/step_envs) of Entertainment's untrained policy."""
-import sys, time
-sys.path.insert(0, __import__("os").path.join(__import__("os").path.dirname(__file__), "..", "..", ".."))
+"""Successes of training-style episodes (run.py's Envs/step_envs) of Entertainment's policy, untrained or a checkpoint's."""
+import os, sys, time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))  # the repository
 import torch
 import ppo, run
 torch.set_num_threads(2)

@@ -1,6 +1,6 @@
 """Sampled success of Entertainment's untrained policy and of a checkpoint, many episodes."""
-import sys, time
-sys.path.insert(0, __import__("os").path.join(__import__("os").path.dirname(__file__), "..", "..", ".."))
+import os, sys, time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))  # the repository
 import torch
 import run
 torch.set_num_threads(2)
