@@ -199,3 +199,19 @@ def test_a_tiny_maskableppo_run_completes_and_is_measured(tmp_path):
     m = sp.measure(out, 1)
     assert m["final_decisions"] == 256 and [c[0] for c in m["curve"]] == [128, 256]
     assert m["command"].startswith("python bench/strong_ppo.py --stages sb3 --tasks food --seeds 1")
+
+
+def test_grid_cut_keeps_only_the_given_values_and_refuses_bad_input(monkeypatch, capsys):
+    """--grid envs=8 leaves the 8 settings with 8 envs (the list stage prints them, runs nothing);
+    an unknown key or a value of the wrong type is one line on stderr and exit code 2."""
+    monkeypatch.setattr(sp, "GRID", dict(sp.GRID))  # main() cuts the module's grid in place
+    monkeypatch.setattr(sys, "argv", ["strong_ppo.py", "--grid", "envs=8", "--tasks", "food"])
+    sp.main()
+    assert len(sp.settings()) == 8 and {s["envs"] for s in sp.settings()} == {8}
+    assert "sweep: 8 settings x 2 seeds x 1 tasks" in capsys.readouterr().out
+    for bad in ("speed=8", "envs=eight"):
+        monkeypatch.setattr(sys, "argv", ["strong_ppo.py", "--grid", bad])
+        with pytest.raises(SystemExit) as e:
+            sp.main()
+        err = capsys.readouterr().err.strip().splitlines()
+        assert e.value.code == 2 and err[-1].startswith(f"strong_ppo.py: error: --grid {bad}:")
