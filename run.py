@@ -50,8 +50,8 @@ TASK_DEFAULTS = {
     "tomato":         dict(steps=8_192, actor_lr=1e-3, critic_lr=1e-3),
     "tomato-lettuce": dict(steps=32_768, actor_lr=1e-3, critic_lr=1e-3),
     "food":           dict(steps=8_192, actor_lr=1e-3, critic_lr=1e-3),
-    # Entertainment: a 4x wider rollout (ROLLOUT_DEFAULTS' note) and 4x the budget (the same 32 updates)
-    "entertainment":  dict(steps=65_536, actor_lr=1e-3, critic_lr=1e-3, num_envs=64, grad_accum=128),
+    # Entertainment: a 16x wider rollout (ROLLOUT_DEFAULTS' note), 16 updates of 8,192 decisions
+    "entertainment":  dict(steps=131_072, actor_lr=1e-3, critic_lr=1e-3, num_envs=256, grad_accum=512),
 }
 PAPER_TASK_DEFAULTS = {
     "tomato":         dict(steps=500_000, actor_lr=5e-7, critic_lr=1e-5),
@@ -72,15 +72,13 @@ PAPER_TASK_DEFAULTS = {
 # outweigh the entropy bonus, and the policy collapses before it ever meets the reward: Food
 # Preparation seeds 3 and 4 went from 1.2 nats to 0.03 and 0.28 in 8,192 decisions without one
 # success (bench/README.md, the norm-adv ablation). Raw, the entropy bonus keeps them exploring.
-# Entertainment pays only at the end of an 11-step plan: with 16 x 32 decisions an update met the
-# reward so rarely that seed 1 on 2 CPU cores never passed 10 % sampled success in 16k decisions
-# (32 updates), and on a GPU with the paper's prompt 3 of 5 seeds had not reached 90 % in 11k-14k
-# (23-27 updates). So its TASK_DEFAULTS widen the rollout again, to 64 x 32 = 2,048 decisions in
-# groups of 4 x 128 (still 4 actor steps per update, each on about as many distinct states): on
-# the GPU 5 of 5 seeds reached 90 %, after 5-16 updates (10k-33k decisions), an update taking
-# 1.6x as long as a 16 x 32 one there. On 2 CPU cores seed 1 still missed: the untrained policy
-# succeeds in only ~1 % of its episodes, so a seed waits for luck (bench/README.md, which also
-# says what the GPU comparison does not separate).
+# Entertainment pays only at the end of an 11-step plan, and the untrained policy walks it in
+# only 1.8 % of its episodes (exactly: bench/exact.py). A policy does not move until its rollout
+# meets a success, so Entertainment's TASK_DEFAULTS widen the rollout to 256 x 32 = 8,192
+# decisions (about 200 episodes, about 4 successes) in groups of 4 x 512: still 4 actor steps per
+# update, each on at most the task's ~100 distinct prompts, so an update costs about 2.5x a
+# 16 x 32 one on 2 CPU cores and meets the reward sixteen times as often. With 16 x 32 and with
+# 64 x 32 seed 1 never passed 10 % sampled success on 2 CPU cores (32 updates each; bench/README.md).
 ROLLOUT_DEFAULTS = dict(num_envs=16, grad_accum=32, norm_adv=False)
 PAPER_ROLLOUT_DEFAULTS = dict(num_envs=4, grad_accum=8, norm_adv=True)
 # DIFFERS: the prompt's first sentence (VirtualHome only; Overcooked's text is the same). The
@@ -138,7 +136,7 @@ class Args:
     seed: int = arg(1, "seed of the policy's sampling and the update shuffles (the envs are deterministic)")
     paper: bool = arg(False, "the paper's settings for everything marked DIFFERS in these defaults: 4 envs, "
                              "groups of 4 x 8, its learning rates and budgets (PAPER_TASK_DEFAULTS)")
-    num_envs: int = arg(None, "parallel environments; None = 16 (ours; 64 for entertainment), 4 with --paper")
+    num_envs: int = arg(None, "parallel environments; None = 16 (ours; 256 for entertainment), 4 with --paper")
     num_steps: int = arg(32, "decisions per environment per rollout (paper)")
     gamma: float = arg(None, "discount; None = the env module's GAMMA (paper)")
     gae_lambda: float = arg(0.95, "GAE lambda (paper)")
@@ -151,7 +149,7 @@ class Args:
     value_epochs: int = arg(1, "passes of each epoch's value phase over the rollout (paper: 1)")
     value_minibatch: int = arg(32, "states per value-phase minibatch (paper)")
     policy_microbatch: int = arg(4, "states per policy-phase micro-batch (paper)")
-    grad_accum: int = arg(None, "micro-batches accumulated per policy step; None = 32 (ours; 128 for entertainment), 8 with "
+    grad_accum: int = arg(None, "micro-batches accumulated per policy step; None = 32 (ours; 512 for entertainment), 8 with "
                                     "--paper")
     actor_lr: float = arg(None, "LoRA learning rate; None = TASK_DEFAULTS (--algo ppo: 2.5e-4, CleanRL's)")
     critic_lr: float = arg(None, "value-head learning rate; None = TASK_DEFAULTS (--algo ppo: 2.5e-4, CleanRL's)")

@@ -71,12 +71,15 @@ LEVERS = {
     # state per group, and the groups per update stay 4, so it buys four times the episodes (and
     # chances to meet a sparse reward) for little more compute.
     "wide": ["--num-envs", "64", "--grad-accum", "128"],
-    # Entertainment's own default is the wide rollout (run.py); this switches it back to the other
-    # tasks' 16 x 32 decisions in groups of 4 x 32 (Entertainment only: elsewhere it is the default).
+    # Entertainment's own default is a 16x wider rollout (run.py: 256 x 32 in groups of 4 x 512);
+    # these switch it back to the other tasks' 16 x 32 decisions in groups of 4 x 32, or to 64 x 32
+    # in groups of 4 x 128 (Entertainment only: elsewhere the first is the default).
     "rollout-16x32": ["--num-envs", "16", "--grad-accum", "32"],
+    "rollout-64x32": ["--num-envs", "64", "--grad-accum", "128"],
 }
-# Levers that change the decisions per update also scale the budget, keeping the number of updates.
-BUDGET_SCALE = {"wide": 4, "rollout-16x32": 0.25}
+# Levers that change the decisions per update also scale the budget. Entertainment's ablations
+# ran 32 updates each, before its default became 16 updates of a wider rollout.
+BUDGET_SCALE = {"wide": 4, "rollout-16x32": 0.125, "rollout-64x32": 0.5}
 
 
 def ensure(task, seed, lever=None, device="cpu"):

@@ -116,14 +116,14 @@ def test_paper_flag_restores_the_papers_settings(task):
 
 
 def test_entertainment_defaults_to_the_wide_rollout():
-    """Entertainment's own rollout (64 x 32, groups of 4 x 128, 4x the budget) wins over the general
+    """Entertainment's own rollout (256 x 32, groups of 4 x 512, 16 updates) wins over the general
     one; --paper still gives the paper's, and an explicit flag still wins over both."""
     def resolved(*flags):
         a = run.check_args(run.parse_args(["--env", "virtualhome", "--task", "entertainment", *flags]))
         return a.num_envs, a.grad_accum, a.steps
-    assert resolved() == (64, 128, 65_536)
+    assert resolved() == (256, 512, 131_072)
     assert resolved("--paper") == (4, 8, 200_000)
-    assert resolved("--num-envs", "16", "--grad-accum", "32") == (16, 32, 65_536)
+    assert resolved("--num-envs", "16", "--grad-accum", "32") == (16, 32, 131_072)
     food = run.check_args(run.parse_args(["--env", "virtualhome", "--task", "food"]))
     assert (food.num_envs, food.grad_accum) == (16, 32)
 
