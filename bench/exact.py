@@ -7,13 +7,13 @@ backwards in time,
     P(s) = sum_a pi(a|s) * (1 if s' is a success, 0 if the episode ends there, else P(s'))
     R(s) = sum_a pi(a|s) * (r + d * R(s'))      (d: the logged discount, 0 where it ends)
 P(start) is what 20 sampled evaluation episodes estimate with a standard error of up to 11
-points; here it has none. It says how far a prompt puts the untrained model from its first reward
-(a policy that succeeds in 1 % of its episodes meets the reward once in a hundred), and where
-the probability goes: the states that end episodes without success, by how much mass reaches them.
+points; here it has none. For the untrained model it says how far a prompt puts the agent from
+its first reward: a policy that succeeds in 1 % of its episodes meets the reward once in a
+hundred, and PPO learns nothing from a rollout that never meets it.
 
-    python bench/exact.py --task entertainment                       # untrained, the default prompt
-    python bench/exact.py --task entertainment --variant good        # the paper's prompt
-    python bench/exact.py --task food --run bench/runs/reliability/food-s1
+    python bench/exact.py --tasks entertainment                        # untrained, run.py's prompt
+    python bench/exact.py --tasks food entertainment --variants here-first good --random
+    python bench/exact.py --tasks food --runs bench/runs/reliability/food-s1   # a trained agent
 """
 import argparse
 import copy
@@ -21,11 +21,11 @@ import json
 import os
 import sys
 import time
-from collections import defaultdict
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import prompts  # noqa: E402
 import run  # noqa: E402
 
 
@@ -38,8 +38,9 @@ def key_of(env):
 
 
 def expand(env, info):
-    """Every (state, time) reachable from env's current state: {key: (env copy, info, edges)}, where
-    edges[k] = (reward, logged discount, 'success' | 'end' | child key) for the k-th valid action."""
+    """Every (state, time) reachable from env's current state: {key: (info, edges)}, where
+    edges[k] = (reward, logged discount, 'success' | 'end' | child key) for the k-th valid action
+    ('end': the episode ends there without success)."""
     module = run.ENVS["overcooked" if hasattr(env.unwrapped, "state") else "virtualhome"]
     nodes, frontier = {}, [(copy.deepcopy(env), info)]
     nodes[key_of(env)] = None
@@ -65,7 +66,8 @@ def expand(env, info):
 
 
 def exact(agent, args, nodes, start, batch=16):
-    """(P(success), expected logged return, states, distinct prompts, probs) of the policy from start."""
+    """The policy's P(success) and expected logged return from start; then P of every node, the
+    policy's probabilities per distinct state, and each node's state."""
     states = {k: run.state_of(inf, args.algo) for k, (inf, _) in nodes.items()}
     distinct = list(dict.fromkeys(states.values()))
     probs = {}
@@ -83,30 +85,52 @@ def exact(agent, args, nodes, start, batch=16):
     return P[start], R[start], P, probs, states
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--task", required=True, choices=list(run.TASK_ENV))
-    p.add_argument("--run", help="a run directory (its checkpoint's agent); without it, the untrained model")
-    p.add_argument("--variant", default=None, help="prompt variant, untrained model only (default: run.py's)")
-    p.add_argument("--norm", default="word")
-    p.add_argument("--threads", type=int, default=2)
-    a = p.parse_args()
-    torch.set_num_threads(a.threads)
-    if a.run:
-        args = run.Args(**{**json.load(open(os.path.join(a.run, "config.json"))), "resume": None, "out": None})
-        agent = run.load_agent_for(args, os.path.join(a.run, "checkpoint", "agent"))
+def measure(task, variant=None, run_dir=None, norm="word", algo="twosome"):
+    """One row of the results: the untrained model in `variant` (None: run.py's prompt), the
+    agent saved in run_dir, or (algo="random") uniform choice among the valid actions, on `task`."""
+    if run_dir:
+        args = run.Args(**{**json.load(open(os.path.join(run_dir, "config.json"))), "resume": None, "out": None})
+        agent = run.load_agent_for(args, os.path.join(run_dir, "checkpoint", "agent"))
     else:
-        args = run.Args(env=run.TASK_ENV[a.task], task=a.task, variant=a.variant, norm=a.norm)
+        args = run.Args(env=run.TASK_ENV[task], task=task, variant=variant, norm=norm, algo=algo)
         agent = run.load_agent_for(args)
     t0 = time.time()
     env = run.make_env(args)
     info = run.with_obs(*env.reset())
     start = key_of(env)
     nodes = expand(env, info)
-    p_succ, ret, P, probs, states = exact(agent, args, nodes, start)
-    print(json.dumps({"task": args.task, "variant": run.variant_of(args), "run": a.run,
-                      "p_success": round(p_succ, 6), "expected_return": round(ret, 6),
-                      "states": len(nodes), "prompts": len(probs), "seconds": round(time.time() - t0, 1)}))
+    p_succ, ret, _, probs, _ = exact(agent, args, nodes, start)
+    return {"task": args.task, "policy": args.algo if algo == "random" else run_dir or "untrained LLM",
+            "variant": run.variant_of(args) if algo != "random" else None, "p_success": round(p_succ, 6),
+            "expected_return": round(ret, 6), "states": len(nodes), "distinct_states": len(probs),
+            "seconds": round(time.time() - t0, 1)}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--tasks", nargs="+", default=[], choices=list(run.TASK_ENV))
+    p.add_argument("--variants", nargs="+", default=[None],
+                   help="prompt variants of the untrained model (default: run.py's)")
+    p.add_argument("--runs", nargs="+", default=[], help="run directories: their agents instead, each on its own task")
+    p.add_argument("--random", action="store_true", help="also uniform random choice on each task, the floor")
+    p.add_argument("--out", help="also write the rows here, as a JSON list (atomically)")
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args()
+    if not a.tasks and not a.runs:
+        p.error("give --tasks, --runs or both")
+    for v in a.variants:
+        if v is not None and v not in prompts.VARIANTS:
+            p.error(f"unknown prompt variant {v!r}; known: {', '.join(prompts.VARIANTS)}")
+    torch.set_num_threads(a.threads)
+    cells = [(t, v, None, "twosome") for t in a.tasks for v in a.variants] + [(None, None, r, None) for r in a.runs]
+    cells += [(t, None, None, "random") for t in a.tasks if a.random]
+    rows = []
+    for task, variant, run_dir, algo in cells:
+        rows.append(measure(task, variant, run_dir, algo=algo))
+        print(json.dumps(rows[-1]), flush=True)
+    if a.out:
+        run.atomic_write(a.out, json.dumps({"command": "python bench/exact.py " + " ".join(sys.argv[1:]),
+                                            "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":

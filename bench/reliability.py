@@ -142,7 +142,10 @@ def median_curve(runs, x_index, grid):
     return np.median(np.array(ys), axis=0)  # (len(grid),)
 
 
-def plot(task, runs, path, where="2 CPU cores"):
+GPU = "one GPU, shared by all seeds"
+
+
+def plot(task, runs, path, where="2 CPU cores", what="run.py defaults"):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -160,7 +163,7 @@ def plot(task, runs, path, where="2 CPU cores"):
         axes[1].axvline(TARGET_S[task] / 60, color="tab:red", ls="--", lw=1, label="target")
     axes[0].set_ylabel("sampled success\n(20 episodes after each update)")
     axes[1].legend(fontsize=7, loc="lower right")
-    fig.suptitle(f"{task}: TWOSOME (word), run.py defaults, {len(runs)} seeds, {where}")
+    fig.suptitle(f"{task}: TWOSOME (word), {what}, {len(runs)} seeds, {where}")
     fig.tight_layout()
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=90)
@@ -206,7 +209,7 @@ def report(results):
         gpu = [measure(f"cuda-{task}-s{s}", s) for s in finished(f"cuda-{task}")]
         if gpu:  # the same runs with --device cuda, kept apart: the targets are for 2 CPU cores
             results.setdefault("cuda", {})[task] = {"summary": summarise(task, gpu), "runs": gpu}
-            plot(task, gpu, os.path.join(RESULTS, f"reliability-cuda-{task}.png"), "one GPU, shared by all seeds")
+            plot(task, gpu, os.path.join(RESULTS, f"reliability-cuda-{task}.png"), GPU)
             print(f"cuda {task}", json.dumps(results["cuda"][task]["summary"]), flush=True)
         ablation(results, task, "cuda-")
 
@@ -219,6 +222,9 @@ def ablation(results, task, prefix):
             results.setdefault(f"{prefix}ablation", {}).setdefault(lever, {})[task] = {
                 "flags": LEVERS[lever] + budget_flags(task, lever), "summary": summarise(task, off), "runs": off}
             print(f"{prefix.replace('-', ' ')}ablation {lever} {task}", json.dumps(summarise(task, off)), flush=True)
+            if prefix == "cuda-":  # the GPU's few runs get a figure, as its defaults' do
+                plot(task, off, os.path.join(RESULTS, f"reliability-cuda-{lever}-{task}.png"), GPU,
+                     f"{' '.join(LEVERS[lever])}")
 
 
 def throughput(results):

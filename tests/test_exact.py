@@ -78,3 +78,25 @@ def test_uniform_choice_matches_sampled_episodes():
     se = np.sqrt(p * (1 - p) / n)
     assert 0.0 < p < 1.0
     assert abs(wins / n - p) < 4 * se
+
+
+@pytest.mark.parametrize("argv, message", [([], "give --tasks, --runs or both"),
+                                           (["--tasks", "food", "--variants", "nope"], "unknown prompt variant 'nope'")])
+def test_bad_input_is_refused_before_any_model_loads(monkeypatch, capsys, argv, message):
+    monkeypatch.setattr(sys, "argv", ["exact.py", *argv])
+    monkeypatch.setattr(run, "load_agent_for", lambda *a, **k: pytest.fail("a model was loaded"))
+    with pytest.raises(SystemExit) as e:
+        exact.main()
+    assert e.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(message + (
+        "; known: " + ", ".join(exact.prompts.VARIANTS) if "variant" in message else ""))
+
+
+def test_the_random_floor_is_uniform_choice():
+    """--random's row: run.py's random agent (states as feature vectors and action ids) gives the
+    same exact P as a uniform table over the prompts' states."""
+    args, env, info, start, nodes = setup("food")
+    p, ret, *_ = exact.exact(TablePolicy(), args, nodes, start)
+    row = exact.measure("food", algo="random")
+    assert row["policy"] == "random" and row["p_success"] == pytest.approx(p, abs=1e-6)
+    assert row["expected_return"] == pytest.approx(ret, abs=1e-6)

@@ -74,9 +74,19 @@ def test_the_paper_prompt_lever_sets_the_papers_variant(calls):
 
 def test_a_wider_rollout_keeps_the_number_of_updates(calls):
     """The wide lever's 4x decisions per update come with 4x the task's budget; others keep it."""
-    rel.ensure("entertainment", 1, "wide", device="cuda")
+    rel.ensure("tomato-lettuce", 1, "wide", device="cuda")
     rel.ensure("entertainment", 1, "norm-adv")
     (n1, c1), (n2, c2) = calls
-    assert n1 == "cuda-wide-entertainment-s1" and flag(c1, "--num-envs") == "64"
-    assert int(flag(c1, "--steps")) == 4 * rel.TASK_DEFAULTS["entertainment"]["steps"]
+    assert n1 == "cuda-wide-tomato-lettuce-s1" and flag(c1, "--num-envs") == "64"
+    assert int(flag(c1, "--steps")) == 4 * rel.TASK_DEFAULTS["tomato-lettuce"]["steps"]
     assert "--steps" not in c2  # run.py's own default budget
+
+
+def test_entertainments_narrower_rollouts_run_the_32_updates_they_ran_before(calls):
+    """Entertainment's ablations: 16 x 32 (512 decisions) and 64 x 32 (2,048) per update, each for
+    32 updates, against the default's 16 updates of 256 x 32."""
+    rel.ensure("entertainment", 1, "rollout-16x32")
+    rel.ensure("entertainment", 1, "rollout-64x32")
+    (n1, c1), (n2, c2) = calls
+    assert (n1, flag(c1, "--num-envs"), int(flag(c1, "--steps"))) == ("rollout-16x32-entertainment-s1", "16", 32 * 512)
+    assert (n2, flag(c2, "--num-envs"), int(flag(c2, "--steps"))) == ("rollout-64x32-entertainment-s1", "64", 32 * 2048)
