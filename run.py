@@ -75,7 +75,7 @@ PAPER_TASK_DEFAULTS = {
 # Entertainment pays only at the end of an 11-step plan, and the untrained policy walks it in
 # only 1.8 % of its episodes (exactly: bench/exact.py). A policy does not move until its rollout
 # meets a success, so Entertainment's TASK_DEFAULTS widen the rollout to 256 x 32 = 8,192
-# decisions (about 250 episodes, about 4.5 successes) in groups of 4 x 512: still 4 actor steps per
+# decisions (about 160 episodes, about 3 successes) in groups of 4 x 512: still 4 actor steps per
 # update, each on at most the task's ~100 distinct prompts, so an update costs 2.6x a 16 x 32
 # one on 2 CPU cores (median 217 s against 82 s) and meets the reward sixteen times as often:
 # 4 of 4 seeds reached 90 % sampled success, after a median 26 minutes (bench/README.md). With 16 x 32 and with
