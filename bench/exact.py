@@ -32,7 +32,7 @@ import run  # noqa: E402
 def key_of(env):
     """The simulator's full state and its clock: two keys are equal only if everything to come is."""
     env = env.unwrapped
-    if hasattr(env, "scene"):  # VirtualHome: the scene graph and the decision count
+    if run.TASK_ENV[env.task] == "virtualhome":  # the scene graph and the decision count
         return env.scene.key(), env.t
     return run.overcooked_env.state_key(env.state), env.state["t"]  # Overcooked: primitive steps
 
@@ -41,12 +41,12 @@ def expand(env, info):
     """Every (state, time) reachable from env's current state: {key: (info, edges)}, where
     edges[k] = (reward, logged discount, 'success' | 'end' | child key) for the k-th valid action
     ('end': the episode ends there without success)."""
-    module = run.ENVS["overcooked" if hasattr(env.unwrapped, "state") else "virtualhome"]
-    nodes, frontier = {}, [(copy.deepcopy(env), info)]
-    nodes[key_of(env)] = None
+    module = run.ENVS[run.TASK_ENV[env.unwrapped.task]]
+    start = key_of(env)
+    nodes, frontier = {start: None}, [(start, copy.deepcopy(env), info)]
     while frontier:
         nxt = []
-        for e, inf in frontier:
+        for key, e, inf in frontier:
             edges = []
             for a in inf["action_ids"]:
                 e2 = copy.deepcopy(e)
@@ -59,15 +59,22 @@ def expand(env, info):
                 edges.append((r, module.discount(inf2), k2))
                 if k2 not in nodes:
                     nodes[k2] = None
-                    nxt.append((e2, inf2))
-            nodes[key_of(e)] = (inf, edges)
+                    nxt.append((k2, e2, inf2))
+            nodes[key] = (inf, edges)
         frontier = nxt
     return nodes
 
 
+def tree(args):
+    """A fresh env of args' task from its start: (start key, expand()'s nodes)."""
+    env = run.make_env(args)
+    info = run.with_obs(*env.reset())
+    return key_of(env), expand(env, info)
+
+
 def exact(agent, args, nodes, start, batch=16):
-    """The policy's P(success) and expected logged return from start; then P of every node, the
-    policy's probabilities per distinct state, and each node's state."""
+    """The policy's P(success) and expected logged return from start, and its probabilities per
+    distinct state."""
     states = {k: run.state_of(inf, args.algo) for k, (inf, _) in nodes.items()}
     distinct = list(dict.fromkeys(states.values()))
     probs = {}
@@ -82,7 +89,7 @@ def exact(agent, args, nodes, start, batch=16):
         p = probs[states[k]]
         P[k] = sum(q * (1.0 if c == "success" else 0.0 if c == "end" else P[c]) for q, (_, _, c) in zip(p, edges))
         R[k] = sum(q * (r + (d * R[c] if c not in ("success", "end") else 0.0)) for q, (r, d, c) in zip(p, edges))
-    return P[start], R[start], P, probs, states
+    return P[start], R[start], probs
 
 
 def measure(task, variant=None, run_dir=None, norm="word", algo="twosome"):
@@ -95,11 +102,8 @@ def measure(task, variant=None, run_dir=None, norm="word", algo="twosome"):
         args = run.Args(env=run.TASK_ENV[task], task=task, variant=variant, norm=norm, algo=algo)
         agent = run.load_agent_for(args)
     t0 = time.time()
-    env = run.make_env(args)
-    info = run.with_obs(*env.reset())
-    start = key_of(env)
-    nodes = expand(env, info)
-    p_succ, ret, _, probs, _ = exact(agent, args, nodes, start)
+    start, nodes = tree(args)
+    p_succ, ret, probs = exact(agent, args, nodes, start)
     return {"task": args.task, "policy": args.algo if algo == "random" else run_dir or "untrained LLM",
             "variant": run.variant_of(args) if algo != "random" else None, "p_success": round(p_succ, 6),
             "expected_return": round(ret, 6), "states": len(nodes), "distinct_states": len(probs),

@@ -224,7 +224,7 @@ def ablation(results, task, prefix):
             print(f"{prefix.replace('-', ' ')}ablation {lever} {task}", json.dumps(summarise(task, off)), flush=True)
             if prefix == "cuda-":  # the GPU's few runs get a figure, as its defaults' do
                 plot(task, off, os.path.join(RESULTS, f"reliability-cuda-{lever}-{task}.png"), GPU,
-                     f"{' '.join(LEVERS[lever])}")
+                     " ".join(LEVERS[lever]))
 
 
 def throughput(results):

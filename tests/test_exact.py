@@ -29,15 +29,14 @@ class TablePolicy:
 
 def setup(task):
     args = run.Args(env=run.TASK_ENV[task], task=task)
-    env = run.make_env(args)
-    info = run.with_obs(*env.reset())
-    start = exact.key_of(env)
-    return args, env, info, start, exact.expand(env, info)
+    return (args, *exact.tree(args))
 
 
 def test_the_shortest_plan_played_with_certainty_succeeds_with_its_logged_return():
     """Food Preparation's 6-step plan: P = 1 and return 0.95^5 (the reward on the sixth decision)."""
-    args, env, info, start, nodes = setup("food")
+    args, start, nodes = setup("food")
+    env = run.make_env(args)
+    info = run.with_obs(*env.reset())
     table = {}
     for a in run.virtualhome_env.oracle_plan(env):
         logits = [-1e9] * len(info["action_ids"])
@@ -45,19 +44,19 @@ def test_the_shortest_plan_played_with_certainty_succeeds_with_its_logged_return
         table[run.state_of(info)] = logits
         obs, _, _, _, info = env.step(a)
         info = run.with_obs(obs, info)
-    p, ret, *_ = exact.exact(TablePolicy(table), args, nodes, start)
+    p, ret, _ = exact.exact(TablePolicy(table), args, nodes, start)
     assert p == pytest.approx(1.0)
     assert ret == pytest.approx(0.95 ** 5)
 
 
 def test_a_policy_that_never_leaves_the_kitchen_for_the_pancake_never_succeeds():
     """Always 'walk to the bathroom' (offered in every kitchen state): P = 0, return 0."""
-    args, env, info, start, nodes = setup("food")
+    args, start, nodes = setup("food")
     table = {}
     for inf, _ in nodes.values():
         s = run.state_of(inf)
         table[s] = [0.0 if t == "walk to the bathroom" else -1e9 for t in s[1]]
-    p, ret, *_ = exact.exact(TablePolicy(table), args, nodes, start)
+    p, ret, _ = exact.exact(TablePolicy(table), args, nodes, start)
     assert p == 0.0 and ret == 0.0
 
 
@@ -65,9 +64,9 @@ def test_uniform_choice_matches_sampled_episodes():
     """The uniform policy's exact P against 1,500 episodes played in the env itself (no table):
     within 4 standard errors. A BFS that missed states or a backward pass over the wrong edges
     would not be."""
-    args, env, info, start, nodes = setup("food")
-    p, ret, *_ = exact.exact(TablePolicy(), args, nodes, start)
-    rng, n, wins = np.random.default_rng(0), 1500, 0
+    args, start, nodes = setup("food")
+    p, ret, _ = exact.exact(TablePolicy(), args, nodes, start)
+    env, rng, n, wins = run.make_env(args), np.random.default_rng(0), 1500, 0
     for _ in range(n):
         obs, info = env.reset()
         while True:
@@ -95,8 +94,8 @@ def test_bad_input_is_refused_before_any_model_loads(monkeypatch, capsys, argv, 
 def test_the_random_floor_is_uniform_choice():
     """--random's row: run.py's random agent (states as feature vectors and action ids) gives the
     same exact P as a uniform table over the prompts' states."""
-    args, env, info, start, nodes = setup("food")
-    p, ret, *_ = exact.exact(TablePolicy(), args, nodes, start)
+    args, start, nodes = setup("food")
+    p, ret, _ = exact.exact(TablePolicy(), args, nodes, start)
     row = exact.measure("food", algo="random")
     assert row["policy"] == "random" and row["p_success"] == pytest.approx(p, abs=1e-6)
     assert row["expected_return"] == pytest.approx(ret, abs=1e-6)
