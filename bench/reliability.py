@@ -196,28 +196,52 @@ def finished(prefix):
                   and os.path.exists(os.path.join(RUNS, d, "summary.json")))
 
 
+def kept_runs(results):
+    """The runs an earlier report measured, by name: a fresh clone has no bench/runs (gitignored),
+    and what was measured there must not vanish from the report."""
+    kept = {}
+    for task in TASKS:
+        for prefix, cell in (("", results.get(task)), ("cuda-", results.get("cuda", {}).get(task))):
+            for r in (cell or {}).get("runs", []):
+                kept[f"{prefix}{task}-s{r['seed']}"] = r
+    for prefix in ("", "cuda-"):
+        for lever, cells in results.get(f"{prefix}ablation", {}).items():
+            for task, cell in cells.items():
+                for r in cell["runs"]:
+                    kept[f"{prefix}{lever}-{task}-s{r['seed']}"] = r
+    return kept
+
+
+def runs_of(prefix, kept):
+    """Every run named <prefix>-s<seed>, by seed: measured afresh where it is on disk, else as kept."""
+    here = set(finished(prefix))
+    seeds = here | {int(n.rsplit("-s", 1)[1]) for n in kept if n.rsplit("-s", 1)[0] == prefix}
+    return [measure(f"{prefix}-s{s}", s) if s in here else kept[f"{prefix}-s{s}"] for s in sorted(seeds)]
+
+
 def report(results):
-    for key in (*TASKS, "ablation", "cuda", "cuda-ablation"):  # rebuilt from the finished runs alone
+    kept = kept_runs(results)
+    for key in (*TASKS, "ablation", "cuda", "cuda-ablation"):  # rebuilt from the runs, on disk or kept
         results.pop(key, None)
     for task in TASKS:
-        runs = [measure(f"{task}-s{s}", s) for s in finished(task)]
+        runs = runs_of(task, kept)
         if runs:
             results[task] = {"summary": summarise(task, runs), "runs": runs}
             plot(task, runs, os.path.join(RESULTS, f"reliability-{task}.png"))
             print(task, json.dumps(results[task]["summary"]), flush=True)
-        ablation(results, task, "")  # the same task and seeds with one lever switched back
-        gpu = [measure(f"cuda-{task}-s{s}", s) for s in finished(f"cuda-{task}")]
+        ablation(results, task, "", kept)  # the same task and seeds with one lever switched back
+        gpu = runs_of(f"cuda-{task}", kept)
         if gpu:  # the same runs with --device cuda, kept apart: the targets are for 2 CPU cores
             results.setdefault("cuda", {})[task] = {"summary": summarise(task, gpu), "runs": gpu}
             plot(task, gpu, os.path.join(RESULTS, f"reliability-cuda-{task}.png"), GPU)
             print(f"cuda {task}", json.dumps(results["cuda"][task]["summary"]), flush=True)
-        ablation(results, task, "cuda-")
+        ablation(results, task, "cuda-", kept)
 
 
-def ablation(results, task, prefix):
+def ablation(results, task, prefix, kept):
     """The finished <prefix><lever>-<task> runs of every lever, into results[<prefix>ablation]."""
     for lever in LEVERS:
-        off = [measure(f"{prefix}{lever}-{task}-s{s}", s) for s in finished(f"{prefix}{lever}-{task}")]
+        off = runs_of(f"{prefix}{lever}-{task}", kept)
         if off:
             results.setdefault(f"{prefix}ablation", {}).setdefault(lever, {})[task] = {
                 "flags": LEVERS[lever] + budget_flags(task, lever), "summary": summarise(task, off), "runs": off}

@@ -90,3 +90,30 @@ def test_entertainments_narrower_rollouts_run_the_32_updates_they_ran_before(cal
     (n1, c1), (n2, c2) = calls
     assert (n1, flag(c1, "--num-envs"), int(flag(c1, "--steps"))) == ("rollout-16x32-entertainment-s1", "16", 32 * 512)
     assert (n2, flag(c2, "--num-envs"), int(flag(c2, "--steps"))) == ("rollout-64x32-entertainment-s1", "64", 32 * 2048)
+
+
+def test_the_report_keeps_runs_measured_before_and_remeasures_those_on_disk(tmp_path, monkeypatch):
+    """A fresh clone has no bench/runs: the report rebuilds every cell from the runs on disk and
+    keeps the earlier report's runs that are not there, instead of dropping them."""
+    monkeypatch.setattr(rel, "RUNS", str(tmp_path / "runs"))
+    monkeypatch.setattr(rel, "RESULTS", str(tmp_path / "results"))
+    monkeypatch.setattr(rel, "plot", lambda *a, **k: None)
+
+    def run(seed, hit):
+        return {"seed": seed, "wall_s_to_90_sampled": hit, "decisions_to_90_sampled": hit and 512,
+                "final_success_rate": 1.0, "final_greedy_success": 1.0, "decisions_per_s": 10.0,
+                "peak_rss_mb": 2000, "curve": [(512, 50.0, 1.0, 1.0)]}
+    old = {"food": {"runs": [run(1, 50.0), run(2, None)]},
+           "ablation": {"norm-adv": {"food": {"runs": [run(3, 60.0)]}}},
+           "cuda": {"tomato": {"runs": [run(4, 20.0)]}}}
+    os.makedirs(tmp_path / "runs" / "food-s2")  # seed 2 is on disk now, finished: measured afresh
+    open(tmp_path / "runs" / "food-s2" / "summary.json", "w").write("{}")
+    monkeypatch.setattr(rel, "measure", lambda name, seed: {**run(seed, 99.0), "name": name})
+    results = dict(old)
+    rel.report(results)
+    food = results["food"]["runs"]
+    assert [r["seed"] for r in food] == [1, 2] and food[0] == old["food"]["runs"][0]  # kept as it was
+    assert food[1]["name"] == "food-s2" and food[1]["wall_s_to_90_sampled"] == 99.0  # remeasured
+    assert results["food"]["summary"]["seeds_90_sampled"] == 2
+    assert results["ablation"]["norm-adv"]["food"]["runs"] == old["ablation"]["norm-adv"]["food"]["runs"]
+    assert results["cuda"]["tomato"]["runs"] == old["cuda"]["tomato"]["runs"]
