@@ -11,8 +11,9 @@ Implements: TWOSOME (Tan et al., ICLR 2024, arXiv 2401.14151), the two claims be
 The questions (data/commonsense_mc.jsonl: 240, four choices each, in four categories: physics,
 cooking, household, general; the committed results in bench/results used the first 40, the rest
 came later) and the text (data/heldout.txt) were written for this project; pass --questions /
---text for your own (JSONL rows: question, choices, answer index; other fields such as category
-are ignored).
+--text for your own (JSONL rows: question, choices, answer index, and optionally a category, which
+only groups the results; other fields are ignored). The result keeps each question's 1/0 for
+both models, so that bench/retained.py can put intervals on the accuracies and their difference.
 Try it:
     python evaluate.py generalise runs/<food run>
     python evaluate.py retained runs/<run>
@@ -65,14 +66,33 @@ def generalise(run_dir, tasks=None, episodes=20, seed=0):
     return results
 
 
-def multiple_choice_accuracy(agent, questions):
-    """Fraction answered right: argmax_k of log P(choice_k | question) / #words (paper's Eq. 4)."""
-    right = 0
+def multiple_choice_correct(agent, questions):
+    """1 or 0 per question, in order: is argmax_k of log P(choice_k | question) / #words (paper's
+    Eq. 4) the answer? Kept per question so that an interval over the questions, and a paired
+    comparison of two models on the same ones, can be computed later from the saved lists."""
+    correct = []
     for q in questions:
         prompt = f"Question: {q['question']}\nAnswer:"
         logp, n_tokens, n_words = llm_policy.action_logprobs(agent.model, agent.tokenizer, [prompt], [q["choices"]])
-        right += int(llm_policy.normalize(logp, n_tokens, n_words, "word")[0].argmax()) == q["answer"]  # (1, K)
-    return right / len(questions)
+        scores = llm_policy.normalize(logp, n_tokens, n_words, "word")[0]  # (K,)
+        correct.append(int(int(scores.argmax()) == q["answer"]))
+    return correct
+
+
+def multiple_choice_accuracy(agent, questions):
+    """Fraction answered right: the mean of multiple_choice_correct."""
+    return sum(multiple_choice_correct(agent, questions)) / len(questions)
+
+
+def category_of(q):
+    """A question's category (a string, as JSON keys are); one for all the questions that have none."""
+    return str(q.get("category", "uncategorised"))
+
+
+def by_category(questions, correct):
+    """Accuracy per category, in the order the categories first appear: {category: fraction}."""
+    cats = [category_of(q) for q in questions]
+    return {c: sum(r for r, k in zip(correct, cats) if k == c) / cats.count(c) for c in dict.fromkeys(cats)}
 
 
 def perplexity(agent, text, window=256):
@@ -102,14 +122,20 @@ def read_questions(path):
 
 
 def retained(run_dir, questions_path, text_path):
+    """Base model (adapter off) and trained agent (adapter on): {"base": {...}, "trained": {...}, ...}.
+    Each model's mc_accuracy, perplexity, per-question correct (1/0, in the file's order) and
+    by_category accuracy; "categories" holds each question's category, the strata of a bootstrap."""
     _, agent = load_trained(run_dir)
     questions, text = read_questions(questions_path), open(text_path).read()
     out = {}
     with torch.no_grad():
         for name, ctx in (("base", agent.model.disable_adapter()), ("trained", contextlib.nullcontext())):
             with ctx:
-                out[name] = {"mc_accuracy": multiple_choice_accuracy(agent, questions), "perplexity": perplexity(agent, text)}
+                correct = multiple_choice_correct(agent, questions)
+                out[name] = {"mc_accuracy": sum(correct) / len(questions), "perplexity": perplexity(agent, text),
+                             "by_category": by_category(questions, correct), "correct": correct}
     out["n_questions"] = len(questions)
+    out["categories"] = [category_of(q) for q in questions]
     print(f"multiple choice ({len(questions)} questions): base {out['base']['mc_accuracy']:.1%}, trained "
           f"{out['trained']['mc_accuracy']:.1%} | perplexity: base {out['base']['perplexity']:.2f}, trained "
           f"{out['trained']['perplexity']:.2f}")

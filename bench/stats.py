@@ -18,6 +18,10 @@ pandas for what is, here, forty lines of numpy. The definitions follow rliable: 
 percentile method. rliable's default is 50,000 replications; on the demo's data 2,000 move the
 interval's ends by at most about 2 % of its width (20 seeds of the bootstrap against 50,000).
 
+The same resampling serves items as well as runs: `paired_bootstrap` puts intervals on two
+models' accuracies over the same questions and on their difference, the questions resampled
+within their category and the same ones for both models (bench/retained.py).
+
     python bench/stats.py      # a 5-seed example: IQM against mean and median, with intervals
 
 Plot a band from `curve_band` with `ax.plot(x, center)` and `ax.fill_between(x, low, high,
@@ -80,6 +84,42 @@ def stratified_bootstrap_ci(scores, statistic=iqm, reps=2000, alpha=0.05, seed=0
     estimates = np.array([statistic(r) for r in resamples])
     low, high = np.percentile(estimates, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     return float(statistic(np.concatenate(tasks))), float(low), float(high)
+
+
+def paired_bootstrap(a, b, strata=None, statistic=np.mean, reps=2000, alpha=0.05, seed=0):
+    """Two measurements of the same items (a[i] and b[i] on item i: two models' 1/0 on one
+    question), resampled together: {"a": (est, low, high), "b": (...), "diff": (...)}, where
+    diff is statistic(b) - statistic(a) and each (low, high) its (1 - alpha) percentile interval.
+
+    Why paired: both models answer the same questions, so an easy question is easy for both; each
+    resample takes the same items for a and b, and the difference varies only with the items on
+    which the two disagree. Two separate intervals would count the spread of question difficulty
+    twice and be much wider. Identical lists give a difference of exactly 0 in every resample.
+    strata: one label per item (e.g. the question's category); items are drawn with replacement
+    within each stratum, so every resample keeps each stratum's count (as stratified_bootstrap_ci
+    keeps each task's runs); None: one stratum. The draws depend only on the strata and the seed,
+    so with the same ones `a`'s interval is the same whatever `b` is, and it equals
+    stratified_bootstrap_ci of {stratum: a's items} (strata in the order they first appear).
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.ndim != 1 or a.shape != b.shape or len(a) == 0:
+        raise ValueError(f"a and b must be 1-D, of the same non-zero length; got shapes {a.shape} and {b.shape}")
+    strata = np.zeros(len(a), dtype=int) if strata is None else np.asarray(strata)
+    if strata.shape != a.shape:
+        raise ValueError(f"one stratum per item: got {strata.shape[0] if strata.ndim else 0} for {len(a)} items")
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(strata == s) for s in dict.fromkeys(strata.tolist())]
+    # the same (reps, n_stratum) draw per stratum as stratified_bootstrap_ci, as item indices
+    idx = np.concatenate([g[rng.integers(0, len(g), size=(reps, len(g)))] for g in groups], axis=1)  # (reps, n)
+    est_a = np.array([statistic(r) for r in a[idx]])
+    est_b = np.array([statistic(r) for r in b[idx]])
+    q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
+    out = {}
+    for name, point, estimates in (("a", statistic(a), est_a), ("b", statistic(b), est_b),
+                                   ("diff", statistic(b) - statistic(a), est_b - est_a)):
+        low, high = np.percentile(estimates, q)
+        out[name] = (float(point), float(low), float(high))
+    return out
 
 
 def curve_band(curves, statistic=iqm, reps=2000, alpha=0.05, seed=0):

@@ -75,11 +75,30 @@ def test_retained_scores_match_a_computation_by_hand(trained, tmp_path):
                             "--text", str(tmp_path / "text.txt"), "--json", str(out)])
     assert result["base"]["mc_accuracy"] == 0.5
     assert result["trained"]["mc_accuracy"] == sum(int(s.argmax()) == a for s, a in zip(trained_scores, answers)) / 4
+    # the same, question by question: what an interval over the questions is computed from
+    assert result["base"]["correct"] == [1, 1, 0, 0]
+    assert result["trained"]["correct"] == [int(int(s.argmax()) == a) for s, a in zip(trained_scores, answers)]
+    assert result["categories"] == ["uncategorised"] * 4 and result["base"]["by_category"] == {"uncategorised": 0.5}
     assert result["base"]["perplexity"] == pytest.approx(base_ppl, rel=1e-4)
     assert result["trained"]["perplexity"] == pytest.approx(trained_ppl, rel=1e-4)
     assert json.load(open(out))["n_questions"] == 4
     # A fresh LoRA is the identity: before any useful training base and trained agree closely.
     assert result["trained"]["perplexity"] == pytest.approx(result["base"]["perplexity"], rel=0.05)
+
+
+def test_per_question_correctness_is_what_the_accuracy_averages(trained):
+    """Ensure multiple_choice_correct gives one 1/0 per question, whose mean is
+    multiple_choice_accuracy and whose means per category are by_category's."""
+    _, agent = evaluate.load_trained(trained)
+    qs = evaluate.read_questions(os.path.join(evaluate.HERE, "data", "commonsense_mc.jsonl"))[::40]  # 6, 4 categories
+    with torch.no_grad():
+        correct = evaluate.multiple_choice_correct(agent, qs)
+        accuracy = evaluate.multiple_choice_accuracy(agent, qs)
+    assert len(correct) == len(qs) == 6 and set(correct) <= {0, 1}
+    assert accuracy == sum(correct) / len(qs)
+    cats = [q["category"] for q in qs]
+    assert evaluate.by_category(qs, correct) == {
+        c: sum(r for r, k in zip(correct, cats) if k == c) / cats.count(c) for c in set(cats)}
 
 
 def test_project_data_is_well_formed():

@@ -170,3 +170,56 @@ def test_curve_band_is_deterministic_and_matches_the_ci_at_each_point_in_distrib
     for p in range(3):
         _, lo, hi = stats.stratified_bootstrap_ci(curves[:, p], reps=2000, seed=11)
         assert (high[p] - low[p]) == pytest.approx(hi - lo, rel=0.2)
+
+
+def test_paired_interval_holds_the_difference_and_has_no_width_for_equal_lists():
+    """Two models' 1/0 on 200 questions in 4 categories: the paired interval of the difference holds
+    the point difference; a model against itself differs by exactly 0 in every resample."""
+    rng = np.random.default_rng(10)
+    strata = np.repeat(["physics", "cooking", "household", "general"], 50)
+    a = (rng.random(200) < 0.8).astype(int)
+    b = np.where(rng.random(200) < 0.1, 1 - a, a)  # about 20 answers changed
+    out = stats.paired_bootstrap(a, b, strata)
+    diff, low, high = out["diff"]
+    assert diff == pytest.approx(b.mean() - a.mean())
+    assert low < diff < high
+    assert out["a"][0] == pytest.approx(a.mean()) and out["b"][0] == pytest.approx(b.mean())
+    assert stats.paired_bootstrap(a, a, strata)["diff"] == (0.0, 0.0, 0.0)
+
+
+def test_paired_interval_is_narrower_than_either_accuracys_and_one_sided_when_one_never_loses():
+    """b = a with 4 wrong answers made right: every resample's difference is >= 0, so the interval
+    starts at 0 or above, and it is far narrower than a's own interval (question difficulty, which
+    both share, cancels in the difference)."""
+    a = np.r_[np.ones(150), np.zeros(90)]
+    b = a.copy()
+    b[[150, 170, 200, 230]] = 1
+    out = stats.paired_bootstrap(a, b, np.repeat(["p", "c", "h", "g"], 60))
+    _, low, high = out["diff"]
+    assert 0.0 <= low < high
+    assert high - low < 0.5 * (out["a"][2] - out["a"][1])
+
+
+def test_paired_draws_are_stratified_and_are_stratified_bootstrap_cis():
+    """a's interval is stratified_bootstrap_ci's on {stratum: a's items} (the same draws), the same
+    whatever b is; every resample keeps each stratum's count."""
+    rng = np.random.default_rng(11)
+    strata = np.array(["x"] * 7 + ["y"] * 13 + ["x"] * 5)  # a stratum need not be contiguous
+    a, b1, b2 = rng.random(25), rng.random(25), rng.random(25)
+    first = stats.paired_bootstrap(a, b1, strata, reps=500, seed=3)
+    assert first["a"] == stats.paired_bootstrap(a, b2, strata, reps=500, seed=3)["a"]
+    as_dict = {s: a[strata == s] for s in ("x", "y")}
+    assert first["a"] == pytest.approx(stats.stratified_bootstrap_ci(as_dict, np.mean, reps=500, seed=3))
+    marked = np.where(strata == "x", 1.0, 100.0)  # each resample's sum says how many of each it drew
+    sums = []
+    stats.paired_bootstrap(marked, marked, strata, statistic=lambda r: sums.append(r.sum()) or 0.0, reps=200)
+    assert set(sums) == {12 * 1.0 + 13 * 100.0}
+
+
+def test_paired_bootstrap_refuses_mismatched_input():
+    with pytest.raises(ValueError):
+        stats.paired_bootstrap([1, 0, 1], [1, 0])
+    with pytest.raises(ValueError):
+        stats.paired_bootstrap([1, 0, 1], [1, 0, 0], strata=["a", "b"])
+    with pytest.raises(ValueError):
+        stats.paired_bootstrap([], [])
