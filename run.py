@@ -77,7 +77,7 @@ PAPER_TASK_DEFAULTS = {
 # meets a success, so Entertainment's TASK_DEFAULTS widen the rollout to 256 x 32 = 8,192
 # decisions (about 160 episodes, about 3 successes) in groups of 4 x 512: still 4 actor steps per
 # update, each on at most the task's ~100 distinct prompts, so an update costs 2.6x a 16 x 32
-# one on 2 CPU cores (median 217 s against 82 s) and meets the reward sixteen times as often:
+# one on 2 CPU cores (median 217 s against 82 s, seeds 1-4) and meets the reward sixteen times as often:
 # 5 of 5 seeds reached 90 % sampled success, after a median 28 minutes (bench/README.md). With 16 x 32 and with
 # 64 x 32 seed 1 never passed 10 % sampled success on 2 CPU cores (32 updates each; bench/README.md).
 ROLLOUT_DEFAULTS = dict(num_envs=16, grad_accum=32, norm_adv=False)
