@@ -52,6 +52,7 @@ import stats  # bench/ is on sys.path
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import evaluate  # noqa: E402
+from evaluate import fail  # noqa: E402  bad input: one line on stderr, exit code 2
 from run import atomic_write, checkpoint_of  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "bench", "results")
@@ -59,12 +60,6 @@ QUESTIONS = os.path.join(ROOT, "data", "commonsense_mc.jsonl")
 TEXT = os.path.join(ROOT, "data", "heldout.txt")
 REPS, SEED, ALPHA = 2000, 0, 0.05  # bootstrap resamples, its RNG seed, 1 - the intervals' level
 TARGET_POINTS = 1.0  # every trained agent within this many points of the base model
-
-
-def fail(message):
-    """Bad input: one line on stderr, exit code 2 (as run.py and evaluate.py)."""
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
 
 
 def per_run_dir():
