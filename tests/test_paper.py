@@ -1,0 +1,73 @@
+"""Ensure bench/paper.py runs what it says (each cell's name and run.py command) and summarises as it
+says: IQM with intervals over seeds, an unreached seed counted at its stop, the report from the
+kept records alone."""
+import json
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
+import paper  # noqa: E402
+
+
+def flag(cmd, name):
+    return cmd[cmd.index(name) + 1]
+
+
+def test_each_cell_is_reliabilitys_command_with_one_thing_changed():
+    word = paper.command("food", 2)
+    assert paper.name_of("food", 2) == "food-word-s2" and flag(word, "--stop-at-greedy") == "0.9"
+    assert "--norm" not in word and "--variant" not in word and "--model" not in word  # run.py's defaults
+    none = paper.command("entertainment", 1, "none")
+    assert flag(none, "--norm") == "none" and "--stop-at-greedy" not in none  # Entertainment: sampled only
+    smol = paper.command("food", 3, "token", model="smollm2")
+    assert flag(smol, "--model") == "smollm2-135m" and flag(smol, "--norm") == "token"
+    assert flag(smol, "--out") == os.path.join("bench", "runs", "paper", "food-smollm2-token-s3")
+    ablation = paper.command("tomato", 1, variant="goal-first")
+    assert flag(ablation, "--variant") == "goal-first" and flag(ablation, "--env") == "overcooked"
+    assert paper.name_of("tomato", 1, variant="goal-first") == "tomato-word-goal-first-s1"
+    assert flag(paper.command("tomato", 4, "saycan"), "--algo") == "saycan"
+
+
+def run_record(seed, hit, final_decisions, success=1.0):
+    return {"seed": seed, "decisions_to_90_sampled": hit, "wall_s_to_90_sampled": hit and hit / 10,
+            "final_decisions": final_decisions, "final_wall_s": final_decisions / 10, "final_success_rate": success,
+            "final_mean_return": 0.5 * success, "curve": [(512, 51.2, 0.5 * success, 0.0), (final_decisions,
+                                                                                     final_decisions / 10, success, 1.0)]}
+
+
+def test_an_unreached_seed_counts_at_its_stop_and_marks_a_lower_bound():
+    runs = [run_record(1, 1024, 2048), run_record(2, 512, 1024), run_record(3, None, 8192, 0.4),
+            run_record(4, 1536, 4096), run_record(5, 1024, 1024)]
+    s = paper.summarise(runs)
+    assert s["seeds_90_sampled"] == 4 and s["lower_bound"]
+    assert s["decisions_to_90_sampled"][0] == pytest.approx((1024 + 1024 + 1536) / 3)  # IQM of 5: the middle 3
+    point, low, high = s["final_success_rate"]
+    assert low <= point <= high and point == pytest.approx(1.0)  # 0.4 is trimmed
+    untrained = paper.summarise(runs, trained=False)
+    assert "decisions_to_90_sampled" not in untrained and "untrained | untrained" in paper.row("SayCan", untrained)
+    assert ">= " in paper.row("x", s) and paper.row("x", None).startswith("| x | not run")
+
+
+def test_report_reads_only_the_kept_records(tmp_path, monkeypatch):
+    """A fresh clone has no bench/runs: the report must come from the committed files alone."""
+    results, records = tmp_path / "results", tmp_path / "results" / "paper-runs"
+    records.mkdir(parents=True)
+    monkeypatch.setattr(paper, "RESULTS", str(results))
+    monkeypatch.setattr(paper, "RECORDS", str(records))
+    monkeypatch.setattr(paper, "RUNS", str(tmp_path / "nowhere"))
+    word = [run_record(s, 512 * s, 512 * s) for s in range(1, 6)]
+    ppo = [run_record(s, 5120 * s, 5120 * s) for s in range(1, 6)]
+    (results / "reliability.json").write_text(json.dumps({"food": {"runs": word}}))
+    (results / "strong-ppo.json").write_text(json.dumps(
+        {"tasks": {"food": {"stronger": "mlp", "comparison": {"mlp": {"runs": ppo}}}}}))
+    for s in range(1, 4):
+        (records / f"food-none-s{s}.json").write_text(json.dumps(run_record(s, None, 8192, 0.2)))
+    paper.report()
+    out = json.loads((results / "paper.json").read_text())
+    assert out["food"]["summary"]["TWOSOME none"]["seeds_90_sampled"] == 0
+    assert out["food"]["claim_i"] == {"ppo_over_word_decisions": 10.0, "intervals_apart": True}
+    md = (results / "paper.md").read_text()
+    assert "| TWOSOME none | 0 of 3 | never | never |" in md and "| SayCan | not run |" in md
+    assert (results / "paper-food.png").stat().st_size > 0
