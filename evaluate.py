@@ -79,11 +79,6 @@ def multiple_choice_correct(agent, questions):
     return correct
 
 
-def multiple_choice_accuracy(agent, questions):
-    """Fraction answered right: the mean of multiple_choice_correct."""
-    return sum(multiple_choice_correct(agent, questions)) / len(questions)
-
-
 def category_of(q):
     """A question's category (a string, as JSON keys are); one for all the questions that have none."""
     return str(q.get("category", "uncategorised"))

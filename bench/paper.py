@@ -124,9 +124,8 @@ def records(prefix):
     """The kept records named <prefix>-s<seed>, by seed."""
     if not os.path.isdir(RECORDS):
         return []
-    names = sorted((f[:-5] for f in os.listdir(RECORDS) if f.endswith(".json") and f[:-5].rsplit("-s", 1)[0] == prefix),
-                   key=lambda n: int(n.rsplit("-s", 1)[1]))
-    return [json.load(open(os.path.join(RECORDS, f"{n}.json"))) for n in names]
+    seeds = reliability.seeds_named([f[:-5] for f in os.listdir(RECORDS) if f.endswith(".json")], prefix)
+    return [json.load(open(os.path.join(RECORDS, f"{prefix}-s{s}.json"))) for s in seeds]
 
 
 def word_runs(task, lever=None):

@@ -196,12 +196,16 @@ def summarise(task, runs):
     }
 
 
+def seeds_named(names, prefix):
+    """The seeds of the names <prefix>-s<seed> among `names`, sorted."""
+    return sorted(int(n.rsplit("-s", 1)[1]) for n in names if n.rsplit("-s", 1)[0] == prefix)
+
+
 def finished(prefix):
     """Seeds of the finished runs named <prefix>-s<seed>."""
     if not os.path.isdir(RUNS):
         return []
-    return sorted(int(d.rsplit("-s", 1)[1]) for d in os.listdir(RUNS) if d.rsplit("-s", 1)[0] == prefix
-                  and os.path.exists(os.path.join(RUNS, d, "summary.json")))
+    return seeds_named([d for d in os.listdir(RUNS) if os.path.exists(os.path.join(RUNS, d, "summary.json"))], prefix)
 
 
 def kept_runs(results):
@@ -223,7 +227,7 @@ def kept_runs(results):
 def runs_of(prefix, kept):
     """Every run named <prefix>-s<seed>, by seed: measured afresh where it is on disk, else as kept."""
     here = set(finished(prefix))
-    seeds = here | {int(n.rsplit("-s", 1)[1]) for n in kept if n.rsplit("-s", 1)[0] == prefix}
+    seeds = here | set(seeds_named(kept, prefix))
     return [measure(f"{prefix}-s{s}", s) if s in here else kept[f"{prefix}-s{s}"] for s in sorted(seeds)]
 
 

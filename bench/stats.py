@@ -65,6 +65,12 @@ def _per_task(scores):
     return tasks
 
 
+def _stratified_draws(sizes, reps, rng):
+    """One (reps, n) draw of indices 0..n-1, with replacement, per stratum of size n, in order: a
+    stratum's members are only ever replaced by its own. Both intervals below resample this way."""
+    return [rng.integers(0, n, size=(reps, n)) for n in sizes]
+
+
 def stratified_bootstrap_ci(scores, statistic=iqm, reps=2000, alpha=0.05, seed=0):
     """(point estimate, low, high): `statistic` of the scores and its (1 - alpha) percentile
     interval over `reps` stratified bootstrap resamples.
@@ -78,9 +84,8 @@ def stratified_bootstrap_ci(scores, statistic=iqm, reps=2000, alpha=0.05, seed=0
     of its columns give the same numbers.
     """
     tasks = _per_task(scores)
-    rng = np.random.default_rng(seed)
-    # one (reps, n_task) index draw per task, so that task's runs are only ever replaced by its own
-    resamples = np.concatenate([t[rng.integers(0, len(t), size=(reps, len(t)))] for t in tasks], axis=1)
+    draws = _stratified_draws([len(t) for t in tasks], reps, np.random.default_rng(seed))
+    resamples = np.concatenate([t[i] for t, i in zip(tasks, draws)], axis=1)  # (reps, runs of all tasks)
     estimates = np.array([statistic(r) for r in resamples])
     low, high = np.percentile(estimates, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     return float(statistic(np.concatenate(tasks))), float(low), float(high)
@@ -107,10 +112,9 @@ def paired_bootstrap(a, b, strata=None, statistic=np.mean, reps=2000, alpha=0.05
     strata = np.zeros(len(a), dtype=int) if strata is None else np.asarray(strata)
     if strata.shape != a.shape:
         raise ValueError(f"one stratum per item: got {strata.shape[0] if strata.ndim else 0} for {len(a)} items")
-    rng = np.random.default_rng(seed)
     groups = [np.flatnonzero(strata == s) for s in dict.fromkeys(strata.tolist())]
-    # the same (reps, n_stratum) draw per stratum as stratified_bootstrap_ci, as item indices
-    idx = np.concatenate([g[rng.integers(0, len(g), size=(reps, len(g)))] for g in groups], axis=1)  # (reps, n)
+    draws = _stratified_draws([len(g) for g in groups], reps, np.random.default_rng(seed))
+    idx = np.concatenate([g[i] for g, i in zip(groups, draws)], axis=1)  # (reps, n) item indices
     est_a = np.array([statistic(r) for r in a[idx]])
     est_b = np.array([statistic(r) for r in b[idx]])
     q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
