@@ -112,8 +112,8 @@ def generalise(task, seed):
     out = os.path.join(RECORDS, f"generalise-{task}-s{seed}.json")
     if os.path.exists(out):
         return
-    run_dir = ensure(task, seed)
-    args = ["generalise", run_dir, "--episodes", str(EPISODES), "--seed", str(seed), "--json", out]
+    run_dir = os.path.relpath(ensure(task, seed), ROOT)
+    args = ["generalise", run_dir, "--episodes", str(EPISODES), "--seed", str(seed), "--json", os.path.relpath(out, ROOT)]
     print("python evaluate.py " + " ".join(args), flush=True)
     if subprocess.run([sys.executable, "evaluate.py", *args], cwd=ROOT).returncode != 0:
         raise SystemExit(f"evaluate.py {' '.join(args)} failed")
