@@ -4,10 +4,11 @@ for this model's tokenizer on these environments' action phrases?
 They are the same thing whenever every action phrase has as many tokens as words. This collects
 the action phrases each task offers (the oracle's episode plus 50 random episodes, every prompt
 variant), tokenises them as llm_policy does (" " + action, no special tokens), and writes
-bench/results/tokens.json: per task and variant, how many phrases, and those whose token and
-word counts differ. Seconds: only the tokenizer does any work.
+bench/results/tokens.json (tokens-<model>.json for another --model): per task and variant, how
+many phrases, and those whose token and word counts differ. Seconds: only the tokenizer works.
 
     python bench/tokens.py [--model gemma3-270m]
+    python bench/tokens.py --model smollm2-135m     # -> tokens-smollm2-135m.json
 """
 import argparse
 import json
@@ -23,7 +24,7 @@ import virtualhome_env  # noqa: E402
 import run  # noqa: E402
 from prompts import VARIANTS  # noqa: E402
 
-RESULT = os.path.join(ROOT, "bench", "results", "tokens.json")
+RESULTS = os.path.join(ROOT, "bench", "results")
 
 
 def phrases(module, env, episodes=50, seed=0):
@@ -61,7 +62,8 @@ def main():
             print(f"{task:15s} {variant:14s} {len(texts):3d} phrases, {len(odd)} with tokens != words"
                   + (f": {', '.join(o['action'] for o in odd[:3])}" if odd else ""), flush=True)
     results["summary"] = {"phrases": total, "tokens_differ_from_words": differ}
-    run.atomic_write(RESULT, json.dumps(results, indent=1))
+    name = "tokens.json" if a.model == "gemma3-270m" else f"tokens-{os.path.basename(os.path.normpath(a.model))}.json"
+    run.atomic_write(os.path.join(RESULTS, name), json.dumps(results, indent=1))
     print(json.dumps(results["summary"]))
 
 
