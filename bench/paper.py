@@ -120,12 +120,16 @@ def generalise(task, seed):
 
 
 # ------------------------------------------------------------------------------ the report
-def records(prefix):
-    """The kept records named <prefix>-s<seed>, by seed."""
+def record_seeds(prefix):
+    """The seeds of the kept records named <prefix>-s<seed>, sorted."""
     if not os.path.isdir(RECORDS):
         return []
-    seeds = reliability.seeds_named([f[:-5] for f in os.listdir(RECORDS) if f.endswith(".json")], prefix)
-    return [json.load(open(os.path.join(RECORDS, f"{prefix}-s{s}.json"))) for s in seeds]
+    return reliability.seeds_named([f[:-5] for f in os.listdir(RECORDS) if f.endswith(".json")], prefix)
+
+
+def records(prefix):
+    """The kept records named <prefix>-s<seed>, by seed."""
+    return [json.load(open(os.path.join(RECORDS, f"{prefix}-s{s}.json"))) for s in record_seeds(prefix)]
 
 
 def word_runs(task, lever=None):
@@ -232,12 +236,9 @@ def plot(task, cells, path):
 
 def generalisation_report(results, md):
     for src in GENERALISE_FROM:
-        files = [os.path.join(RECORDS, f) for f in sorted(os.listdir(RECORDS)) if f.startswith(f"generalise-{src}-s")] \
-            if os.path.isdir(RECORDS) else []
-        if not files:
+        seeds, evals = record_seeds(f"generalise-{src}"), records(f"generalise-{src}")
+        if not evals:
             continue
-        evals = [json.load(open(f)) for f in files]
-        seeds = [int(f.rsplit("-s", 1)[1][:-5]) for f in files]
         table = {}
         for target in [t for t in VH_TASKS if t != src]:
             cell = {}
@@ -290,7 +291,7 @@ def report():
     for task in ABLATION_TASKS:
         paper_prompt = word_runs(task, "paper-prompt") if task == "food" else word_runs(task)
         cells = {"good (the paper's)": paper_prompt, **{v: records(f"{task}-word-{v}") for v in BREAKERS}}
-        if any(records(f"{task}-word-{v}") for v in BREAKERS):
+        if any(cells[v] for v in BREAKERS):
             seeds = sorted({r["seed"] for v in BREAKERS for r in cells[v]})
             cells["good (the paper's)"] = [r for r in paper_prompt if r["seed"] in seeds]  # the same seeds
             abl[task] = {k: summarise(v) for k, v in cells.items()}

@@ -64,8 +64,15 @@ def test_report_reads_only_the_kept_records(tmp_path, monkeypatch):
         {"tasks": {"food": {"stronger": "mlp", "comparison": {"mlp": {"runs": ppo}}}}}))
     for s in range(1, 4):
         (records / f"food-none-s{s}.json").write_text(json.dumps(run_record(s, None, 8192, 0.2)))
+    for s in (1, 2):  # two Food agents' zero-shot evaluations, as evaluate.py generalise writes them
+        ev = {"success_rate": 0.5 * s, "greedy_success": float(s == 2)}
+        (records / f"generalise-food-s{s}.json").write_text(json.dumps(
+            {t: {"twosome": ev, "saycan": {"success_rate": 0.1, "greedy_success": 0.0}}
+             for t in paper.VH_TASKS if t != "food"}))
     paper.report()
     out = json.loads((results / "paper.json").read_text())
+    assert out["generalise"]["food"]["seeds"] == [1, 2]
+    assert out["generalise"]["food"]["tasks"]["cheese"]["twosome"]["greedy_successes"] == 1
     assert out["food"]["summary"]["TWOSOME none"]["seeds_90_sampled"] == 0
     assert out["food"]["claim_i"] == {"ppo_over_word_decisions": 10.0, "intervals_apart": True}
     md = (results / "paper.md").read_text()
