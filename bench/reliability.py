@@ -119,8 +119,9 @@ def measure(name, seed):
 
 def measure_run(run_dir, seed):
     """A finished run.py run's measurements: decisions and wall-clock to 90 % sampled success (None
-    if never), the final evaluation, throughput, peak memory and the curve. A run of an untrained
-    policy (SayCan, random) has no updates: no curve, only its final evaluation."""
+    if never), the final evaluation, throughput, peak memory, the curve, the first update's entropy and
+    how many training episodes succeeded. A run of an untrained policy (SayCan, random) has no
+    updates: no curve, only its final evaluation."""
     summary = json.load(open(os.path.join(run_dir, "summary.json")))
     config = json.load(open(os.path.join(run_dir, "config.json")))
     rows = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
@@ -133,6 +134,9 @@ def measure_run(run_dir, seed):
         **{f"final_{k}": summary[k] for k in ("success_rate", "greedy_success", "mean_return", "decisions", "wall_s")},
         "decisions_per_s": round(summary["decisions"] / summary["wall_s"], 2),  # evaluation included
         "peak_rss_mb": summary.get("peak_rss_mb"),
+        # why a seed learns or not: how spread the untrained policy is, and how often training met the reward
+        "first_update_entropy": round(rows[0]["losses/entropy"], 3) if rows else None,
+        "rollout_successes": int(sum(r.get("rollout/successes", 0) for r in rows)) if rows else None,
         # (decisions, wall-clock s, sampled success of the evaluation's 20 episodes, greedy success)
         "curve": [(r["decisions"], round(r["time/wall_s"], 1), r["eval/success_rate"], r["eval/greedy_success"])
                   for r in rows],

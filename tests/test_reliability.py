@@ -1,5 +1,6 @@
 """Ensure bench/reliability.py trains what it says: each run's name and run.py command (the task's
 stop flags, a lever, the device), several runs at once in order, and the summary's medians."""
+import json
 import os
 import sys
 
@@ -117,3 +118,24 @@ def test_the_report_keeps_runs_measured_before_and_remeasures_those_on_disk(tmp_
     assert results["food"]["summary"]["seeds_90_sampled"] == 2
     assert results["ablation"]["norm-adv"]["food"]["runs"] == old["ablation"]["norm-adv"]["food"]["runs"]
     assert results["cuda"]["tomato"]["runs"] == old["cuda"]["tomato"]["runs"]
+
+
+def test_a_run_is_measured_from_its_files(tmp_path):
+    """Decisions and wall-clock at the first evaluation at 90 %, the final evaluation, and why it
+    learnt: the first update's entropy and the successes met in training, summed over updates."""
+    json_file = lambda name, obj: (tmp_path / name).write_text(json.dumps(obj))  # noqa: E731
+    json_file("config.json", {"steps": 2048})
+    json_file("summary.json", {"success_rate": 0.95, "greedy_success": 1.0, "mean_return": 0.7,
+                               "decisions": 1536, "wall_s": 30.0})
+    rows = [{"decisions": 512 * (i + 1), "time/wall_s": 10.0 * (i + 1), "eval/success_rate": sr,
+             "eval/greedy_success": 0.0, "losses/entropy": h, "rollout/successes": n}
+            for i, (sr, h, n) in enumerate([(0.1, 1.2344, 0), (0.9, 1.0, 3), (1.0, 0.8, 7)])]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    m = rel.measure_run(str(tmp_path), seed=4)
+    assert m["seed"] == 4 and m["budget"] == 2048 and m["final_decisions"] == 1536
+    assert m["decisions_to_90_sampled"] == 1024 and m["wall_s_to_90_sampled"] == 20.0
+    assert m["first_update_entropy"] == 1.234 and m["rollout_successes"] == 10
+    assert [c[0] for c in m["curve"]] == [512, 1024, 1536]
+    (tmp_path / "metrics.jsonl").write_text(json.dumps({"eval/success_rate": 0.2}) + "\n")  # SayCan: no updates
+    m = rel.measure_run(str(tmp_path), seed=4)
+    assert m["curve"] == [] and m["first_update_entropy"] is None and m["rollout_successes"] is None
