@@ -40,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from learning import finished_or_run, run as launch  # run.py to completion: its JSON summary and peak RSS
+from learning import finished_or_run, rows_of, run as launch  # run.py to completion: its JSON summary and peak RSS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -124,7 +124,7 @@ def measure_run(run_dir, seed):
     updates: no curve, only its final evaluation."""
     summary = json.load(open(os.path.join(run_dir, "summary.json")))
     config = json.load(open(os.path.join(run_dir, "config.json")))
-    rows = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
+    rows = rows_of(run_dir)
     rows = [r for r in rows if "time/wall_s" in r]  # an untrained policy's one line is its final evaluation
     hit = next((r for r in rows if r.get("eval/success_rate", 0) >= 0.9), None)
     return {
