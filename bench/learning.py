@@ -32,6 +32,7 @@ TASKS = {"food": (3_000, 20 * 60), "tomato": (5_000, 40 * 60)}  # budget (decisi
 def run(cmd, log):
     """Run run.py to completion; return its JSON summary (the last line it prints) plus this run's
     own peak resident memory, peak_rss_mb (os.wait4 reports the child's rusage; Linux/macOS)."""
+    os.makedirs(os.path.dirname(log), exist_ok=True)  # a fresh clone has no bench/runs/ yet
     with open(log, "a") as f:
         proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "run.py"), *cmd], stdout=subprocess.PIPE,
                                 stderr=f, text=True, cwd=ROOT)

@@ -139,3 +139,13 @@ def test_a_run_is_measured_from_its_files(tmp_path):
     (tmp_path / "metrics.jsonl").write_text(json.dumps({"eval/success_rate": 0.2}) + "\n")  # SayCan: no updates
     m = rel.measure_run(str(tmp_path), seed=4)
     assert m["curve"] == [] and m["first_update_entropy"] is None and m["rollout_successes"] is None
+
+
+def test_a_run_logs_into_a_folder_a_fresh_clone_lacks(tmp_path):
+    """bench/runs/ is gitignored, so the first benchmark of a fresh clone must create its log's folder.
+    run.py refuses a bad --env with exit 2, which the launcher reports, after logging it."""
+    import learning
+    log = tmp_path / "runs" / "paper" / "x.log"
+    with pytest.raises(SystemExit, match="failed with code 2"):
+        learning.run(["--env", "nowhere"], str(log))
+    assert "nowhere" in log.read_text()
