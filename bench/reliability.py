@@ -76,6 +76,10 @@ LEVERS = {
     # in groups of 4 x 128 (Entertainment only: elsewhere the first is the default).
     "rollout-16x32": ["--num-envs", "16", "--grad-accum", "32"],
     "rollout-64x32": ["--num-envs", "64", "--grad-accum", "128"],
+    # A candidate for Tomato Salad's greedy loop, not a default: discount 0.95 per primitive step
+    # instead of 0.99, so a no-op macro (one wasted step) costs PPO 5x more of the value. On seeds
+    # 1-2 the greedy agent still looped (bench/README.md).
+    "gamma-0.95": ["--gamma", "0.95"],
 }
 # Levers that change the decisions per update also scale the budget. Entertainment's ablations
 # ran 32 updates each, before its default became 16 updates of a wider rollout.
