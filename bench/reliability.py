@@ -78,7 +78,7 @@ LEVERS = {
     "rollout-64x32": ["--num-envs", "64", "--grad-accum", "128"],
     # A candidate for Tomato Salad's greedy loop, not a default: discount 0.95 per primitive step
     # instead of 0.99, so a no-op macro (one wasted step) costs PPO 5x more of the value. On seeds
-    # 1-2 the greedy agent still looped (bench/README.md).
+    # 1-3 the greedy agent still looped (bench/README.md).
     "gamma-0.95": ["--gamma", "0.95"],
 }
 # Levers that change the decisions per update also scale the budget. Entertainment's ablations
