@@ -80,7 +80,6 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--model", default="gemma3-270m")
     a = p.parse_args()
-    os.makedirs(RUNS, exist_ok=True)
     results = json.load(open(RESULT)) if os.path.exists(RESULT) else {}
     for task in [t for t in a.stages if t in TASKS]:
         env, (budget, limit_s) = TASK_ENV[task], TASKS[task]

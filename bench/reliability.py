@@ -300,7 +300,6 @@ def main():
     a = p.parse_args()
     if a.jobs < 1:
         p.error(f"--jobs {a.jobs}: must be at least 1")
-    os.makedirs(RUNS, exist_ok=True)
     path = os.path.join(RESULTS, "reliability.json")
     results = json.load(open(path)) if os.path.exists(path) else {}
     if "train" in a.stages:
