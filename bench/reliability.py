@@ -273,7 +273,7 @@ def ablation(results, task, prefix, kept):
             print(f"{prefix.replace('-', ' ')}ablation {lever} {task}", json.dumps(summarise(task, off)), flush=True)
             if prefix == "cuda-":  # the GPU's few runs get a figure, as its defaults' do
                 plot(task, off, os.path.join(RESULTS, f"reliability-cuda-{lever}-{task}.png"), GPU,
-                     " ".join(LEVERS[lever]))
+                     " ".join(LEVERS[lever] + budget_flags(task, lever)))
 
 
 def throughput(results):
