@@ -14,6 +14,7 @@ hundred, and PPO learns nothing from a rollout that never meets it.
     python bench/exact.py --tasks entertainment                        # untrained, run.py's prompt
     python bench/exact.py --tasks food entertainment --variants here-first good --random
     python bench/exact.py --tasks food --runs bench/runs/reliability/food-s1   # a trained agent
+    python bench/exact.py --tasks entertainment --norms word none      # the untrained policy per normalisation
 """
 import argparse
 import copy
@@ -105,7 +106,8 @@ def measure(task, variant=None, run_dir=None, norm="word", algo="twosome"):
     start, nodes = tree(args)
     p_succ, ret, probs = exact(agent, args, nodes, start)
     return {"task": args.task, "policy": args.algo if algo == "random" else run_dir or "untrained LLM",
-            "variant": run.variant_of(args) if algo != "random" else None, "p_success": round(p_succ, 6),
+            "variant": run.variant_of(args) if algo != "random" else None,
+            "norm": args.norm if args.algo == "twosome" else None, "p_success": round(p_succ, 6),
             "expected_return": round(ret, 6), "states": len(nodes), "distinct_states": len(probs),
             "seconds": round(time.time() - t0, 1)}
 
@@ -115,6 +117,8 @@ def main():
     p.add_argument("--tasks", nargs="+", default=[], choices=list(run.TASK_ENV))
     p.add_argument("--variants", nargs="+", default=[None],
                    help="prompt variants of the untrained model (default: run.py's)")
+    p.add_argument("--norms", nargs="+", default=["word"], choices=["word", "token", "none"],
+                   help="normalisations of the untrained model's action scores (run.py's --norm)")
     p.add_argument("--runs", nargs="+", default=[], help="run directories: their agents instead, each on its own task")
     p.add_argument("--random", action="store_true", help="also uniform random choice on each task, the floor")
     p.add_argument("--out", help="also write the rows here, as a JSON list (atomically)")
@@ -126,11 +130,11 @@ def main():
         if v is not None and v not in prompts.VARIANTS:
             p.error(f"unknown prompt variant {v!r}; known: {', '.join(prompts.VARIANTS)}")
     torch.set_num_threads(a.threads)
-    cells = [(t, v, None, "twosome") for t in a.tasks for v in a.variants] + [(None, None, r, None) for r in a.runs]
-    cells += [(t, None, None, "random") for t in a.tasks if a.random]
+    cells = [(t, v, None, n, "twosome") for t in a.tasks for v in a.variants for n in a.norms]
+    cells += [(None, None, r, "word", None) for r in a.runs] + [(t, None, None, "word", "random") for t in a.tasks if a.random]
     rows = []
-    for task, variant, run_dir, algo in cells:
-        rows.append(measure(task, variant, run_dir, algo=algo))
+    for task, variant, run_dir, norm, algo in cells:
+        rows.append(measure(task, variant, run_dir, norm=norm, algo=algo))
         print(json.dumps(rows[-1]), flush=True)
     if a.out:
         run.atomic_write(a.out, json.dumps({"command": "python bench/exact.py " + " ".join(sys.argv[1:]),

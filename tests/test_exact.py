@@ -99,3 +99,14 @@ def test_the_random_floor_is_uniform_choice():
     row = exact.measure("food", algo="random")
     assert row["policy"] == "random" and row["p_success"] == pytest.approx(p, abs=1e-6)
     assert row["expected_return"] == pytest.approx(ret, abs=1e-6)
+
+
+def test_norms_score_the_untrained_model_with_each_normalisation(monkeypatch, capsys):
+    """--norms: one row per normalisation, each measured with an agent built with that --norm."""
+    seen = []
+    monkeypatch.setattr(sys, "argv", ["exact.py", "--tasks", "food", "--norms", "word", "none"])
+    monkeypatch.setattr(run, "load_agent_for", lambda args, *a: seen.append(args.norm) or TablePolicy())
+    exact.main()
+    rows = [__import__("json").loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert seen == ["word", "none"] and [r["norm"] for r in rows] == ["word", "none"]
+    assert rows[0]["p_success"] == rows[1]["p_success"]  # the same uniform table: the same P
