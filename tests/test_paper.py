@@ -28,6 +28,9 @@ def test_each_cell_is_reliabilitys_command_with_one_thing_changed():
     assert flag(ablation, "--variant") == "goal-first" and flag(ablation, "--env") == "overcooked"
     assert paper.name_of("tomato", 1, variant="goal-first") == "tomato-word-goal-first-s1"
     assert flag(paper.command("tomato", 4, "saycan"), "--algo") == "saycan"
+    # Tomato Salad keeps the 8,192-decision budget the grid ran with, whatever run.py's default
+    assert flag(ablation, "--steps") == "8192" and "--steps" not in word
+    assert paper.GRID_WORD_LEVER["tomato"] in paper.reliability.LEVERS
 
 
 def run_record(seed, hit, final_decisions, success=1.0):

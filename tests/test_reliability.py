@@ -93,14 +93,15 @@ def test_entertainments_narrower_rollouts_run_the_32_updates_they_ran_before(cal
     assert (n2, flag(c2, "--num-envs"), int(flag(c2, "--steps"))) == ("rollout-64x32-entertainment-s1", "64", 32 * 2048)
 
 
-def test_the_longer_budget_changes_only_the_budget(calls):
-    """budget-4x: the defaults with four times the task's budget, and nothing else."""
-    rel.ensure("tomato", 2, "budget-4x", device="cuda")
+def test_the_old_budget_changes_only_the_budget(calls):
+    """budget-8192: the defaults with Tomato Salad's earlier budget, and nothing else."""
+    rel.ensure("tomato", 2, "budget-8192", device="cuda")
     rel.ensure("tomato", 2)
     (n1, c1), (n2, c2) = calls
-    assert n1 == "cuda-budget-4x-tomato-s2" and int(flag(c1, "--steps")) == 4 * rel.TASK_DEFAULTS["tomato"]["steps"]
-    assert [a for a in c1 if a not in ("--steps", flag(c1, "--steps"))] == [
-        a.replace("cpu", "cuda").replace("tomato-s2", "cuda-budget-4x-tomato-s2") for a in c2]
+    assert n1 == "cuda-budget-8192-tomato-s2" and flag(c1, "--steps") == "8192"
+    assert rel.TASK_DEFAULTS["tomato"]["steps"] == 32_768 and "--steps" not in c2  # run.py's own budget
+    assert [a for a in c1 if a not in ("--steps", "8192")] == [
+        a.replace("cpu", "cuda").replace("tomato-s2", "cuda-budget-8192-tomato-s2") for a in c2]
 
 
 def test_the_report_keeps_runs_measured_before_and_remeasures_those_on_disk(tmp_path, monkeypatch):
