@@ -51,9 +51,9 @@ TASK_DEFAULTS = {
     # Tomato Salad: 32,768 decisions, though sampled success passes 90 % after about 4,100. The
     # greedy agent needs more: two no-ops sit beside the plan's actions at near-ties, and with a
     # budget of 8,192 the ties had not broken when the learning rate (annealed to 0 over the
-    # budget) was spent (greedy success 0 of 5 seeds); with 32,768 it came after 8,192-12,288 decisions on
-    # 5 of 5 seeds (7,168-12,288 on 10 of 10 GPU seeds; bench/README.md). --stop-at-greedy 0.9
-    # stops a run there.
+    # budget) was spent (greedy success 0 of 5 seeds); with 32,768 it came after 8,192-12,288
+    # decisions on 5 of 5 seeds (7,168-12,288 on 10 of 10 GPU seeds; bench/README.md).
+    # --stop-at-greedy 0.9 stops a run there.
     "tomato":         dict(steps=32_768, actor_lr=1e-3, critic_lr=1e-3),
     "tomato-lettuce": dict(steps=32_768, actor_lr=1e-3, critic_lr=1e-3),
     "food":           dict(steps=8_192, actor_lr=1e-3, critic_lr=1e-3),

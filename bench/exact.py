@@ -113,11 +113,12 @@ def measure(task, variant=None, run_dir=None, norm="word", algo="twosome"):
 
 
 def main():
+    from llm_policy import NORMS  # here, not at the top: importing transformers takes seconds
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tasks", nargs="+", default=[], choices=list(run.TASK_ENV))
     p.add_argument("--variants", nargs="+", default=[None],
                    help="prompt variants of the untrained model (default: run.py's)")
-    p.add_argument("--norms", nargs="+", default=["word"], choices=["word", "token", "none"],
+    p.add_argument("--norms", nargs="+", default=["word"], choices=NORMS,
                    help="normalisations of the untrained model's action scores (run.py's --norm)")
     p.add_argument("--runs", nargs="+", default=[], help="run directories: their agents instead, each on its own task")
     p.add_argument("--random", action="store_true", help="also uniform random choice on each task, the floor")

@@ -90,7 +90,7 @@ def command(task, seed, method="word", variant=None, model=None):
     out = os.path.join("bench", "runs", "paper", name_of(task, seed, method, variant, model))
     return ["--env", TASK_ENV[task], "--task", task, "--seed", str(seed), *reliability.stop_flags(task),
             *METHODS[method], *(["--variant", variant] if variant else []),
-            *(["--steps", str(GRID_STEPS[task])] if task in GRID_STEPS else []),
+            *reliability.LEVERS.get(GRID_LEVER.get(task), []),
             *(["--model", MODELS[model]] if model else []), "--out", out]
 
 
@@ -135,10 +135,9 @@ def records(prefix):
 
 # The grid and the prompt ablation ran while Tomato Salad's budget was 8,192 decisions (run.py's
 # TASK_DEFAULTS now give it 32,768, for the greedy agent). They keep that budget, so that every
-# method in a row has the same one: each run here gets --steps 8192 on Tomato Salad, and the word
-# cell is reliability.py's runs with that budget (its lever budget-8192).
-GRID_STEPS = {"tomato": 8192}
-GRID_WORD_LEVER = {"tomato": "budget-8192"}
+# method in a row has the same one: each run here on Tomato Salad gets reliability.py's lever
+# budget-8192, and the word cell is reliability.py's runs with that lever.
+GRID_LEVER = {"tomato": "budget-8192"}
 
 
 def word_runs(task, lever=None):
@@ -271,14 +270,14 @@ def report():
                                                  "'>=': some seed never reached 90 % and counts at its stop."]
     for task in TASKS:
         ppo, ppo_name = ppo_runs(task)
-        cells = {"TWOSOME word": word_runs(task, GRID_WORD_LEVER.get(task)), "TWOSOME none": records(f"{task}-none"),
+        cells = {"TWOSOME word": word_runs(task, GRID_LEVER.get(task)), "TWOSOME none": records(f"{task}-none"),
                  "PPO from scratch": ppo, "SayCan": records(f"{task}-saycan"), "random": records(f"{task}-random")}
         if not any(cells.values()):
             continue
         summary = {k: summarise(v, trained=k not in ("SayCan", "random")) for k, v in cells.items()}
         results[task] = {"summary": summary, "ppo": ppo_name}
         md += [f"\n## {task}\n", HEADER, *[row(k, s) for k, s in summary.items()],
-               f"\nTWOSOME word: bench/reliability.py{' (its lever ' + GRID_WORD_LEVER[task] + ': the budget the others here ran with)' if task in GRID_WORD_LEVER else ''}; PPO from scratch: {ppo_name} (bench/strong_ppo.py, 1 thread); "
+               f"\nTWOSOME word: bench/reliability.py{' (its lever ' + GRID_LEVER[task] + ': the budget the others here ran with)' if task in GRID_LEVER else ''}; PPO from scratch: {ppo_name} (bench/strong_ppo.py, 1 thread); "
                "the rest: bench/paper.py (commands in paper-runs/)."]
         w, p = summary["TWOSOME word"], summary["PPO from scratch"]
         if w and p and w["seeds_90_sampled"] and p["seeds_90_sampled"]:
@@ -298,7 +297,7 @@ def report():
     results["smollm2"] = smol
     abl = {}
     for task in ABLATION_TASKS:
-        paper_prompt = word_runs(task, "paper-prompt") if task == "food" else word_runs(task, GRID_WORD_LEVER.get(task))
+        paper_prompt = word_runs(task, "paper-prompt") if task == "food" else word_runs(task, GRID_LEVER.get(task))
         cells = {"good (the paper's)": paper_prompt, **{v: records(f"{task}-word-{v}") for v in BREAKERS}}
         if any(cells[v] for v in BREAKERS):
             seeds = sorted({r["seed"] for v in BREAKERS for r in cells[v]})

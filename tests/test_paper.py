@@ -30,7 +30,7 @@ def test_each_cell_is_reliabilitys_command_with_one_thing_changed():
     assert flag(paper.command("tomato", 4, "saycan"), "--algo") == "saycan"
     # Tomato Salad keeps the 8,192-decision budget the grid ran with, whatever run.py's default
     assert flag(ablation, "--steps") == "8192" and "--steps" not in word
-    assert paper.GRID_WORD_LEVER["tomato"] in paper.reliability.LEVERS
+    assert paper.GRID_LEVER["tomato"] in paper.reliability.LEVERS
 
 
 def run_record(seed, hit, final_decisions, success=1.0):
