@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+import llm_policy
 import run
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
@@ -80,7 +81,9 @@ def test_uniform_choice_matches_sampled_episodes():
 
 
 @pytest.mark.parametrize("argv, message", [([], "give --tasks, --runs or both"),
-                                           (["--tasks", "food", "--variants", "nope"], "unknown prompt variant 'nope'")])
+                                           (["--tasks", "food", "--variants", "nope"], "unknown prompt variant 'nope'"),
+                                           (["--tasks", "food", "--norms", "nope"], "argument --norms: invalid choice: 'nope' (choose from "
+                                            + ", ".join(repr(n) for n in llm_policy.NORMS) + ")")])
 def test_bad_input_is_refused_before_any_model_loads(monkeypatch, capsys, argv, message):
     monkeypatch.setattr(sys, "argv", ["exact.py", *argv])
     monkeypatch.setattr(run, "load_agent_for", lambda *a, **k: pytest.fail("a model was loaded"))
