@@ -15,6 +15,7 @@ hundred, and PPO learns nothing from a rollout that never meets it.
     python bench/exact.py --tasks food entertainment --variants here-first good --random
     python bench/exact.py --tasks food --runs bench/runs/reliability/food-s1   # a trained agent
     python bench/exact.py --tasks entertainment --norms word none      # the untrained policy per normalisation
+    python bench/exact.py --tasks food --model smollm2-135m --norms word token none   # another model
 """
 import argparse
 import copy
@@ -93,33 +94,36 @@ def exact(agent, args, nodes, start, batch=16):
     return P[start], R[start], probs
 
 
-def measure(task, variant=None, run_dir=None, norm="word", algo="twosome"):
-    """One row of the results: the untrained model in `variant` (None: run.py's prompt), the
+def measure(task, variant=None, run_dir=None, norm="word", algo="twosome", model=run.Args.model):
+    """One row of the results: the untrained `model` in `variant` (None: run.py's prompt), the
     agent saved in run_dir, or (algo="random") uniform choice among the valid actions, on `task`."""
     if run_dir:
         args = run.Args(**{**json.load(open(os.path.join(run_dir, "config.json"))), "resume": None, "out": None})
         agent = run.load_agent_for(args, os.path.join(run_dir, "checkpoint", "agent"))
     else:
-        args = run.Args(env=run.TASK_ENV[task], task=task, variant=variant, norm=norm, algo=algo)
+        args = run.Args(env=run.TASK_ENV[task], task=task, variant=variant, norm=norm, algo=algo, model=model)
         agent = run.load_agent_for(args)
     t0 = time.time()
     start, nodes = tree(args)
     p_succ, ret, probs = exact(agent, args, nodes, start)
     return {"task": args.task, "policy": args.algo if algo == "random" else run_dir or "untrained LLM",
             "variant": run.variant_of(args) if algo != "random" else None,
+            "model": args.model if algo != "random" else None,
             "norm": args.norm if args.algo == "twosome" else None, "p_success": round(p_succ, 6),
             "expected_return": round(ret, 6), "states": len(nodes), "distinct_states": len(probs),
             "seconds": round(time.time() - t0, 1)}
 
 
 def main():
-    from llm_policy import NORMS  # here, not at the top: importing transformers takes seconds
+    from llm_policy import KNOWN_MODELS, NORMS  # here, not at the top: importing transformers takes seconds
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tasks", nargs="+", default=[], choices=list(run.TASK_ENV))
     p.add_argument("--variants", nargs="+", default=[None],
                    help="prompt variants of the untrained model (default: run.py's)")
     p.add_argument("--norms", nargs="+", default=["word"], choices=NORMS,
                    help="normalisations of the untrained model's action scores (run.py's --norm)")
+    p.add_argument("--model", default=run.Args.model,
+                   help="the untrained model of the --tasks rows: " + " | ".join(KNOWN_MODELS) + " | a local transformers directory")
     p.add_argument("--runs", nargs="+", default=[], help="run directories: their agents instead, each on its own task")
     p.add_argument("--random", action="store_true", help="also uniform random choice on each task, the floor")
     p.add_argument("--out", help="also write the rows here, as a JSON list (atomically)")
@@ -127,6 +131,8 @@ def main():
     a = p.parse_args()
     if not a.tasks and not a.runs:
         p.error("give --tasks, --runs or both")
+    if a.model not in KNOWN_MODELS and not os.path.isdir(a.model):
+        p.error(f"unknown model {a.model!r}; known: {', '.join(KNOWN_MODELS)}, or a local transformers directory")
     for v in a.variants:
         if v is not None and v not in prompts.VARIANTS:
             p.error(f"unknown prompt variant {v!r}; known: {', '.join(prompts.VARIANTS)}")
@@ -135,7 +141,7 @@ def main():
     cells += [(None, None, r, "word", None) for r in a.runs] + [(t, None, None, "word", "random") for t in a.tasks if a.random]
     rows = []
     for task, variant, run_dir, norm, algo in cells:
-        rows.append(measure(task, variant, run_dir, norm=norm, algo=algo))
+        rows.append(measure(task, variant, run_dir, norm=norm, algo=algo, model=a.model))
         print(json.dumps(rows[-1]), flush=True)
     if a.out:
         run.atomic_write(a.out, json.dumps({"command": "python bench/exact.py " + " ".join(sys.argv[1:]),

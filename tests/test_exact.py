@@ -83,7 +83,9 @@ def test_uniform_choice_matches_sampled_episodes():
 @pytest.mark.parametrize("argv, message", [([], "give --tasks, --runs or both"),
                                            (["--tasks", "food", "--variants", "nope"], "unknown prompt variant 'nope'"),
                                            (["--tasks", "food", "--norms", "nope"], "argument --norms: invalid choice: 'nope' (choose from "
-                                            + ", ".join(repr(n) for n in llm_policy.NORMS) + ")")])
+                                            + ", ".join(repr(n) for n in llm_policy.NORMS) + ")"),
+                                           (["--tasks", "food", "--model", "nope"], "unknown model 'nope'; known: "
+                                            + ", ".join(llm_policy.KNOWN_MODELS) + ", or a local transformers directory")])
 def test_bad_input_is_refused_before_any_model_loads(monkeypatch, capsys, argv, message):
     monkeypatch.setattr(sys, "argv", ["exact.py", *argv])
     monkeypatch.setattr(run, "load_agent_for", lambda *a, **k: pytest.fail("a model was loaded"))
@@ -113,3 +115,13 @@ def test_norms_score_the_untrained_model_with_each_normalisation(monkeypatch, ca
     rows = [__import__("json").loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert seen == ["word", "none"] and [r["norm"] for r in rows] == ["word", "none"]
     assert rows[0]["p_success"] == rows[1]["p_success"]  # the same uniform table: the same P
+
+
+def test_model_builds_the_untrained_agent_from_that_model(monkeypatch, capsys):
+    """--model: the --tasks rows' agents are built from it, and each row names it."""
+    seen = []
+    monkeypatch.setattr(sys, "argv", ["exact.py", "--tasks", "food", "--model", "smollm2-135m", "--norms", "token"])
+    monkeypatch.setattr(run, "load_agent_for", lambda args, *a: seen.append((args.model, args.norm)) or TablePolicy())
+    exact.main()
+    rows = [__import__("json").loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert seen == [("smollm2-135m", "token")] and [(r["model"], r["norm"]) for r in rows] == [("smollm2-135m", "token")]
