@@ -80,8 +80,9 @@ PAPER_TASK_DEFAULTS = {
 # Preparation seeds 3 and 4 went from 1.2 nats to 0.03 and 0.28 in 8,192 decisions without one
 # success (bench/README.md, the norm-adv ablation). Raw, the entropy bonus keeps them exploring.
 # Entertainment pays only at the end of an 11-step plan, and the untrained policy walks it in
-# only 1.8 % of its episodes (exactly: bench/exact.py). A policy does not move until its rollout
-# meets a success, so Entertainment's TASK_DEFAULTS widen the rollout to 256 x 32 = 8,192
+# only 1.8 % of its episodes (exactly: bench/exact.py). Until its rollout meets a success an
+# update has nothing of the reward to follow (only the entropy bonus and the critic's errors),
+# so Entertainment's TASK_DEFAULTS widen the rollout to 256 x 32 = 8,192
 # decisions (about 160 episodes, about 3 successes) in groups of 4 x 512: still 4 actor steps per
 # update, each on at most the task's ~100 distinct prompts, so an update costs 2.6x a 16 x 32
 # one on 2 CPU cores (median 217 s against 82 s, seeds 1-4) and meets the reward sixteen times as often:
