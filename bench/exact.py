@@ -9,7 +9,7 @@ backwards in time,
 P(start) is what 20 sampled evaluation episodes estimate with a standard error of up to 11
 points; here it has none. For the untrained model it says how far a prompt puts the agent from
 its first reward: a policy that succeeds in 1 % of its episodes meets the reward once in a
-hundred, and PPO learns nothing from a rollout that never meets it.
+hundred, and a rollout that never meets it gives PPO nothing of the reward to learn from.
 
     python bench/exact.py --tasks entertainment                        # untrained, run.py's prompt
     python bench/exact.py --tasks food entertainment --variants here-first good --random
