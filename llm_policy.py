@@ -158,40 +158,65 @@ def _logits(model, h):
     return cap * torch.tanh(logits / cap) if cap else logits
 
 
-def _tree_forward(model, prompt_ids, action_ids):
-    """One decoder pass per state over [prompt, a_1[:-1], ..., a_K[:-1]] with a tree-shaped mask.
+def _action_tree(prompt_len, actions):
+    """The actions' input tokens as a prefix tree laid out after the prompt.
 
-    Each action token sees the prompt and the earlier tokens of its own action only, and has the
-    position it would have right after the prompt: every action is computed exactly as if it
-    followed the prompt alone, yet the prompt is encoded once. (An action's last token is only a
-    target, never an input.) Returns the final hidden states (B, L, H), right-padded.
+    An action's tokens a[:-1] are inputs (its last token is only a target). Actions that begin
+    with the same tokens ("pick up the tomato", "pick up the lettuce") see the same context, so
+    their shared prefix is one set of nodes: computed once, its hidden states serve them all.
+    Returns nodes (token id, parent node or -1, depth), and per action the nodes of its inputs;
+    node n sits at sequence index prompt_len + n and at position prompt_len + its depth."""
+    nodes, index, paths = [], {}, []  # index: (parent, token) -> node
+    for a in actions:
+        parent, path = -1, []
+        for depth, t in enumerate(a[:-1]):
+            if (parent, t) not in index:
+                index[parent, t] = len(nodes)
+                nodes.append((t, parent, depth))
+            parent = index[parent, t]
+            path.append(prompt_len + parent)
+        paths.append(path)
+    return nodes, paths
+
+
+def _tree_forward(model, prompt_ids, action_ids):
+    """One decoder pass per state over [prompt, the actions' input tokens as a prefix tree].
+
+    Each tree node sees the prompt and its own ancestors only, and has the position it would have
+    right after the prompt: every action is computed exactly as if it followed the prompt alone,
+    yet the prompt, and each prefix that actions share, is encoded once. Returns the final hidden
+    states (B, L, H), right-padded, and per state per action the sequence indices of its inputs.
     """
     B, device = len(prompt_ids), model.device
-    seqs = [p + [t for a in acts for t in a[:-1]] for p, acts in zip(prompt_ids, action_ids)]
+    trees = [_action_tree(len(p), acts) for p, acts in zip(prompt_ids, action_ids)]
+    seqs = [p + [t for t, _, _ in nodes] for p, (nodes, _) in zip(prompt_ids, trees)]
     L = max(len(s) for s in seqs)
     ids = torch.zeros(B, L, dtype=torch.long, device=device)  # (B, L)
     pos = torch.zeros(B, L, dtype=torch.long, device=device)  # (B, L) position ids, for RoPE
-    seg = torch.full((B, L), -1, device=device)  # (B, L) 0 = prompt, k = action k, -1 = padding
-    for b, (p, acts) in enumerate(zip(prompt_ids, action_ids)):
+    # anc[b, i, j]: key j is query i itself or one of its ancestors (the prompt is every node's)
+    anc = torch.zeros(B, L, L, dtype=torch.bool, device=device)  # (B, L, L)
+    for b, (p, (nodes, _)) in enumerate(zip(prompt_ids, trees)):
+        n = len(p)
         ids[b, : len(seqs[b])] = torch.tensor(seqs[b])
-        pos[b, : len(p)], seg[b, : len(p)] = torch.arange(len(p)), 0
-        start = len(p)
-        for k, a in enumerate(acts, start=1):
-            pos[b, start : start + len(a) - 1] = torch.arange(len(p), len(p) + len(a) - 1)
-            seg[b, start : start + len(a) - 1] = k
-            start += len(a) - 1
-    # e.g. prompt (s1 s2), actions (x1 x2 x3) and (y1 y2): the row is s1 s2 x1 x2 y1 at positions
-    # 0 1 2 3 2, and the mask below (1 = may attend) lets x- and y-tokens share s1 s2 only:
-    #          s1 s2 x1 x2 y1
+        pos[b, :n] = torch.arange(n)
+        anc[b, :n, :n] = True  # the prompt is causal: the k_pos <= q_pos test below does the rest
+        anc[b, len(seqs[b]):, 0] = True  # padding reads the first token (never a row with no key)
+        for i, (_, parent, depth) in enumerate(nodes):
+            pos[b, n + i] = n + depth
+            anc[b, n + i, :n] = True
+            anc[b, n + i, n + i] = True
+            if parent >= 0:  # a parent comes before its children, so its row is complete
+                anc[b, n + i, n : n + i] |= anc[b, n + parent, n : n + i]
+    # e.g. prompt (s1 s2), actions (x1 x2 x3), (x1 y2) and (z1 z2): the row is s1 s2 x1 x2 z1 at
+    # positions 0 1 2 3 2 (x1 is shared), and the mask below (1 = may attend) is:
+    #          s1 s2 x1 x2 z1
     #      s1   1  .  .  .  .
     #      s2   1  1  .  .  .
     #      x1   1  1  1  .  .
     #      x2   1  1  1  1  .
-    #      y1   1  1  .  .  1
+    #      z1   1  1  .  .  1
     q_pos, k_pos = pos[:, :, None], pos[:, None, :]  # (B, L, 1) queries, (B, 1, L) keys
-    q_seg, k_seg = seg[:, :, None], seg[:, None, :]  # (B, L, 1), (B, 1, L)
-    # query i may read key j iff j is real, not after i, and in the prompt or in i's own action
-    allowed = (k_seg >= 0) & (k_pos <= q_pos) & ((k_seg == 0) | (k_seg == q_seg))  # (B, L, L)
+    allowed = anc & (k_pos <= q_pos)  # (B, L, L); padding rows and columns stay False
 
     def additive(window):  # as the attention adds it to its scores: 0 or -big, (B, 1, L, L)
         ok = allowed & (q_pos - k_pos < window) if window else allowed  # sliding-window layers
@@ -209,31 +234,31 @@ def _tree_forward(model, prompt_ids, action_ids):
     else:
         mask = additive(None)
     out = model.get_decoder()(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False)
-    return out.last_hidden_state  # (B, L, H)
+    return out.last_hidden_state, [paths for _, paths in trees]  # (B, L, H), per state per action
 
 
 def _score_shared(model, prompt_ids, action_ids):
     """Encode each prompt once, together with all its K actions: log P(a | s) per action, (R,)."""
     # DIFFERS: the original re-encoded the prompt for each action (see _score_reference); here one
-    # pass per state shares the prompt's keys/values among its K actions. Same numbers, less work.
-    # (Copying a key/value cache of the prompt to K rows measured 1.3-1.6x slower on CPU: the K
-    # rows are padded to the longest action, and the copies cost memory traffic.)
-    h = _tree_forward(model, prompt_ids, action_ids)  # (B, L, H)
+    # pass per state shares the prompt's keys/values, and the prefixes the actions share, among its
+    # K actions. Same numbers, less work. (Copying a key/value cache of the prompt to K rows
+    # measured 1.3-1.6x slower on CPU: the K rows are padded to the longest action, and the copies
+    # cost memory traffic.)
+    h, paths = _tree_forward(model, prompt_ids, action_ids)  # (B, L, H)
     B, L, H = h.shape
     # the hidden state predicting each action token: the prompt's last one predicts the first
-    # token of every action; action token i-1 (an input of the tree) predicts action token i.
-    # In _tree_forward's example: s2 predicts x1 and y1, x1 predicts x2, x2 x3, y1 y2.
+    # token of every action; the node of an action's first i tokens predicts its token i+1.
+    # In _tree_forward's example: s2 predicts x1 and z1, x1 predicts x2 and y2, x2 x3, z1 z2.
     src, tgt = [], []  # per action token: flat index (b * L + i) of its predictor, its token id
     for b, (p, acts) in enumerate(zip(prompt_ids, action_ids)):
-        start = len(p)
-        for a in acts:
-            src += [b * L + len(p) - 1] + [b * L + i for i in range(start, start + len(a) - 1)]
+        for a, path in zip(acts, paths[b]):
+            src += [b * L + len(p) - 1] + [b * L + i for i in path]
             tgt += a
-            start += len(a) - 1
     src, tgt = torch.tensor(src, device=h.device), torch.tensor(tgt, device=h.device)  # (T,) each
     n_tokens = torch.tensor([len(a) for acts in action_ids for a in acts], device=h.device)  # (R,)
     row = torch.repeat_interleave(n_tokens)  # (T,) the action each token belongs to
-    # project each needed position once, never a pad (the prompt's last serves all K actions)
+    # project each needed position once, never a pad (the prompt's last and each shared prefix
+    # serve several actions)
     positions, which = src.unique(return_inverse=True)  # (U,) distinct positions, (T,) into them
     logits = _logits(model, h.reshape(B * L, H)[positions])  # (U, V)
     # log softmax at the target = logit - logsumexp: on CPU, torch's fp32 log_softmax over Gemma's
@@ -366,7 +391,7 @@ class LLMAgent(nn.Module):
         """Final hidden state of each prompt's last real token, adapter disabled: (B, H) in fp32."""
         ids = [_prompt_ids(self.tokenizer, p, self.model.config.max_position_embeddings) for p in prompts]
         with self.model.disable_adapter():  # PAPER: the critic reads the LLM without LoRA
-            h = _tree_forward(self.model, ids, [[] for _ in ids])  # (B, L, H) prompts only, right-padded
+            h, _ = _tree_forward(self.model, ids, [[] for _ in ids])  # (B, L, H) prompts only, right-padded
         # DIFFERS: read each prompt's own last token; the original read the last position of a
         # right-padded batch, a pad for the shorter prompts, so a state's value depended on its batch
         last = torch.tensor([len(p) - 1 for p in ids], device=h.device)  # (B,)

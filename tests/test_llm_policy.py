@@ -64,6 +64,38 @@ def test_shared_prompt_matches_reference(tokenizer, attn, Ks):
     assert (g_s - g_r).norm() / g_r.norm() < 1e-4
 
 
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_shared_action_prefixes_match_reference(tokenizer, attn):
+    """Actions that begin alike ("pick up the ...", one a prefix of another) share their prefix's
+    nodes in the tree, and still score exactly as K full sequences: log-probs and LoRA gradients."""
+    states = [("You see a tomato on the cutting board. Your next step is to",
+               ("pick up the tomato", "pick up the lettuce", "pick up the onion", "pick up", "chop",
+                "walk to the first cutting board", "walk to the second cutting board", "serve")),
+              ("You stand in the kitchen. Now", ("walk to the kitchen", "walk to the bowl", "walk to it"))]
+    prompts, action_texts = [s[0] for s in states], [list(s[1]) for s in states]
+    agent = LLMAgent(make_tiny_model(attn_implementation=attn), tokenizer, norm="none")
+    randomize_lora(agent, seed=3)
+    results = []
+    for shared in (True, False):
+        agent.model.zero_grad()
+        logp = action_logprobs(agent.model, tokenizer, prompts, action_texts, shared_prompt=shared)[0]
+        weights = torch.linspace(-1, 1, logp.numel()).view_as(logp)
+        torch.where(logp.isfinite(), logp * weights, 0.0).sum().backward()
+        results.append((logp.detach(), torch.cat([p.grad.flatten() for p in agent.actor_parameters()])))
+    (lp_s, g_s), (lp_r, g_r) = results
+    finite = lp_r.isfinite()
+    assert torch.equal(finite, lp_s.isfinite())
+    assert (lp_s[finite] - lp_r[finite]).abs().max() < 1e-4
+    assert g_r.abs().max() > 0 and (g_s - g_r).norm() / g_r.norm() < 1e-4
+    # the tree really shares: fewer nodes than the actions' inputs laid end to end
+    a_ids = tokenizer([" " + a for a in action_texts[0]], add_special_tokens=False).input_ids
+    nodes, paths = llm_policy._action_tree(10, a_ids)
+    assert len(nodes) < sum(len(a) - 1 for a in a_ids)
+    assert paths[0][:2] == paths[1][:2] == paths[2][:2]  # " pick", " up" are the same two nodes
+    assert paths[3] == paths[0][: len(a_ids[3]) - 1]  # "pick up" is an input prefix of the others
+    assert [len(p) for p in paths] == [len(a) - 1 for a in a_ids]
+
+
 def test_single_token_actions(tokenizer, tiny_model):
     """When every action is one token, only the prompt's last position is scored (both paths agree)."""
     states = [("Your next step is to", ("walk", "chop", "serve")), ("You see a bowl. Now", ("serve",))]
