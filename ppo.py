@@ -232,6 +232,7 @@ def update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, 
 
     m = {k: [] for k in ("value_loss", "policy_loss", "entropy", "approx_kl", "clipfrac", "policy_samples")}
     policy_steps, kl_stop = 0, False
+    entropy_before = None  # the first group's mean entropy, evaluated before any actor step
 
     for epoch in range(update_epochs):
         # -- Value phase (PAPER: first): minibatches of 32 states, one critic step each ---------
@@ -282,6 +283,8 @@ def update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, 
             # KL of this group's samples, from the weights the group was evaluated with (the
             # old log-probs come from the rollout, so earlier steps of this update count too).
             kl = approx_kl(torch.cat(g_logratio))
+            if entropy_before is None:  # the group just evaluated is the first: no step yet
+                entropy_before = (torch.stack(m["entropy"]).sum() / torch.stack(m["policy_samples"]).sum()).item()
             if all_reduce is not None:
                 all_reduce(kl)  # every process decides on the same, global KL
             m["approx_kl"].append(kl)
@@ -310,6 +313,9 @@ def update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, 
     explained_var = 1 - torch.var(b_returns - b_values, correction=0) / var_y
     metrics["losses/explained_variance"] = explained_var.item() if var_y > 0 else float("nan")
     metrics["policy/steps"], metrics["policy/kl_stop"] = policy_steps, float(kl_stop)
+    # losses/entropy averages every group evaluated, some after a step; this one is the rollout
+    # policy's own entropy, on the first group's states (a random group_size of the batch's)
+    metrics["policy/entropy_before"] = entropy_before if entropy_before is not None else float("nan")
     return metrics
 
 

@@ -226,6 +226,23 @@ def test_kl_stop_after_a_large_step():
     assert metrics["policy/steps"] == 1 and metrics["policy/kl_stop"] == 1
 
 
+def test_entropy_before_is_the_rollout_policys_and_losses_entropy_is_not():
+    """Ensure policy/entropy_before is the first group's entropy before any actor step (one group
+    holds the whole batch here), while losses/entropy also averages the group of the second epoch,
+    evaluated after a large step."""
+    actor, critic, policy_fn, value_fn = make_agent()
+    states, actions, logprobs, advantages, returns, values = make_batch(policy_fn, 64)
+    with torch.no_grad():
+        _, _, entropy = ppo.categorical(policy_fn(states))  # (B,) before the update
+    metrics = ppo.update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, values,
+                         torch.optim.SGD(actor.parameters(), lr=5.0), torch.optim.SGD(critic.parameters(), lr=0.1),
+                         update_epochs=2, target_kl=None, policy_microbatch=4, grad_accum=16,
+                         generator=torch.Generator().manual_seed(0))
+    assert metrics["policy/steps"] == 2
+    assert metrics["policy/entropy_before"] == pytest.approx(entropy.mean().item(), rel=1e-6)
+    assert abs(metrics["losses/entropy"] - metrics["policy/entropy_before"]) > 1e-3
+
+
 def test_accumulated_groups_equal_one_step_per_group_mean():
     """Ensure accumulated micro-batches = one step on each group's mean loss, partial group too."""
     actor, critic, policy_fn, value_fn = make_agent()

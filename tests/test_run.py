@@ -199,6 +199,40 @@ def test_score_cache_returns_the_plain_scores(tiny_dir):
     assert torch.allclose(plain, cached, atol=1e-5)
 
 
+@pytest.mark.parametrize("env", ["overcooked", "virtualhome"])
+def test_side_by_side_evaluation_equals_one_after_the_other(env, tiny_dir, monkeypatch):
+    """Ensure evaluate()'s fast path (every episode in one batch per step, score cache) plays exactly
+    the episodes of its plain path (one at a time, no cache), action by action, and that each sampled
+    episode depends on its own generator only: the first 3 of 6 are those of a 3-episode run."""
+    args = run.check_args(run.parse_args(["--env", env, "--model", tiny_dir]))
+    agent = run.load_agent_for(args)
+    torch.manual_seed(0)
+    for name, p in agent.model.named_parameters():  # a non-uniform policy, so episodes differ
+        if "lora_B" in name:
+            p.data.normal_(0, 2.0)
+    played, make_env = [], run.make_env  # each env's actions, in the order the envs were made
+
+    def recording_env(*a, **kw):
+        env, actions = make_env(*a, **kw), []
+        played.append(actions)
+        step = env.step
+        env.step = lambda action: (actions.append(action), step(action))[1]
+        return env
+    monkeypatch.setattr(run, "make_env", recording_env)
+    greedy, gens = [True] + [False] * 6, lambda: [None] + [run.episode_generator(5, i) for i in range(6)]
+    with torch.no_grad():
+        side_by_side = run.run_episodes(agent, args, greedy, gens(), cache={})
+        one_by_one = [run.run_episodes(agent, args, [g], [gen], None)[0] for g, gen in zip(greedy, gens())]
+        first_three = run.run_episodes(agent, args, greedy[:4], gens()[:4], cache={})
+    assert played[:7] == played[7:14] and played[14:] == played[:4]
+    assert len({tuple(actions) for actions in played[1:7]}) > 1  # the sampled episodes are not all alike
+    assert [(s, n) for s, _, n in side_by_side] == [(s, n) for s, _, n in one_by_one]
+    assert [r for _, r, _ in side_by_side] == pytest.approx([r for _, r, _ in one_by_one], abs=1e-9)
+    assert first_three == side_by_side[:4]
+    fast, plain = run.evaluate(agent, args, 6, 5), run.evaluate(agent, dataclasses.replace(args, fast=False), 6, 5)
+    assert fast == pytest.approx(plain)
+
+
 def test_kill_and_resume_reproduces_the_uninterrupted_run(tiny_dir, tmp_path):
     """Ensure a run SIGKILLed mid-way and resumed logs the same metrics as one never stopped."""
     common = ["--env", "virtualhome", "--model", tiny_dir, "--steps", "96", *TINY, "--eval-every", "0"]

@@ -87,7 +87,9 @@ def test_oracle_through_the_wrapper_succeeds_every_episode(task):
 
 def test_wrapper_keeps_only_valid_actions_and_a_uniform_policy_fails_entertainment():
     """A huge score on an action that is not valid gets probability 0; uniform scores give the
-    random agent's level, 0 successes on Entertainment (so success is not read as always true)."""
+    random agent's level on Entertainment, which succeeds in 0.36 % of its episodes (computed
+    exactly, bench/results/exact.json): at most 2 of 20 (P(3 or more) < 1e-4), and the greedy
+    episode never, so success is not read as always true."""
     args = run.Args(algo="ppo", env="virtualhome", task="food")
     env = run.make_env(args)
     obs, info = env.reset()
@@ -103,7 +105,7 @@ def test_wrapper_keeps_only_valid_actions_and_a_uniform_policy_fails_entertainme
     fun = run.Args(algo="ppo", env="virtualhome", task="entertainment")
     n = run.make_env(fun).action_space.n
     ev = run.evaluate(sp.masked_agent(lambda o: np.zeros((len(o), n), dtype=np.float32)), fun, 20, seed=0)
-    assert ev["success_rate"] == 0.0 and ev["greedy_success"] == 0.0
+    assert ev["success_rate"] <= 0.1 and ev["greedy_success"] == 0.0
 
 
 def test_a_sweep_run_is_kept_once_finished_and_the_report_chooses(tmp_path, monkeypatch):
