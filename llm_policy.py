@@ -164,8 +164,8 @@ def _action_tree(prompt_len, actions):
     An action's tokens a[:-1] are inputs (its last token is only a target). Actions that begin
     with the same tokens ("pick up the tomato", "pick up the lettuce") see the same context, so
     their shared prefix is one set of nodes: computed once, its hidden states serve them all.
-    Returns nodes (token id, parent node or -1, depth), and per action the nodes of its inputs;
-    node n sits at sequence index prompt_len + n and at position prompt_len + its depth."""
+    Returns nodes (token id, parent node or -1, depth), and per action the sequence indices of
+    its inputs; node n sits at sequence index prompt_len + n and at position prompt_len + depth."""
     nodes, index, paths = [], {}, []  # index: (parent, token) -> node
     for a in actions:
         parent, path = -1, []
@@ -191,10 +191,11 @@ def _tree_forward(model, prompt_ids, action_ids):
     trees = [_action_tree(len(p), acts) for p, acts in zip(prompt_ids, action_ids)]
     seqs = [p + [t for t, _, _ in nodes] for p, (nodes, _) in zip(prompt_ids, trees)]
     L = max(len(s) for s in seqs)
-    ids = torch.zeros(B, L, dtype=torch.long, device=device)  # (B, L)
-    pos = torch.zeros(B, L, dtype=torch.long, device=device)  # (B, L) position ids, for RoPE
+    # built on the CPU, element by element, then moved to the model's device in one go
+    ids = torch.zeros(B, L, dtype=torch.long)  # (B, L)
+    pos = torch.zeros(B, L, dtype=torch.long)  # (B, L) position ids, for RoPE
     # anc[b, i, j]: key j is query i itself or one of its ancestors (the prompt is every node's)
-    anc = torch.zeros(B, L, L, dtype=torch.bool, device=device)  # (B, L, L)
+    anc = torch.zeros(B, L, L, dtype=torch.bool)  # (B, L, L)
     for b, (p, (nodes, _)) in enumerate(zip(prompt_ids, trees)):
         n = len(p)
         ids[b, : len(seqs[b])] = torch.tensor(seqs[b])
@@ -215,8 +216,9 @@ def _tree_forward(model, prompt_ids, action_ids):
     #      x1   1  1  1  .  .
     #      x2   1  1  1  1  .
     #      z1   1  1  .  .  1
+    ids, pos, anc = ids.to(device), pos.to(device), anc.to(device)
     q_pos, k_pos = pos[:, :, None], pos[:, None, :]  # (B, L, 1) queries, (B, 1, L) keys
-    allowed = anc & (k_pos <= q_pos)  # (B, L, L); padding rows and columns stay False
+    allowed = anc & (k_pos <= q_pos)  # (B, L, L); no row reads a padding column, a padding row reads token 0
 
     def additive(window):  # as the attention adds it to its scores: 0 or -big, (B, 1, L, L)
         ok = allowed & (q_pos - k_pos < window) if window else allowed  # sliding-window layers

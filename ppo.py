@@ -212,7 +212,8 @@ def update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, 
     states: list of B hashable states; actions, logprobs, advantages (already normalised),
     returns, values: (B,) from the rollout. The defaults are the paper's.
     A KL stop ends the whole update (remaining epochs too), as CleanRL's `break` does. Metrics
-    are means over every minibatch and group evaluated, including a group that was discarded.
+    are means over every minibatch and group evaluated, including a group that was discarded,
+    except policy/entropy_before: the first group's entropy, before any step (this process's).
     Raises FloatingPointError before stepping on any non-finite value, log-prob, loss or grad.
     all_reduce (torchrun): averages a tensor over the processes in place; gradients and each
     group's KL are averaged before clipping, stepping and the early-stop test, so all processes

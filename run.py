@@ -164,8 +164,9 @@ class Args:
     critic_lr: float = arg(None, "value-head learning rate; None = TASK_DEFAULTS (--algo ppo: 2.5e-4, CleanRL's)")
     anneal_lr: bool = arg(True, "linear decay of both learning rates to 0 (paper)")
     norm_adv: bool = arg(None, "standardise the advantages over each batch; None = no (ours), yes with --paper")
-    fast: bool = arg(True, "exact speed-ups: one prompt encoding per state, the rollout's and evaluation's score "
-                           "cache, deduplicated update batches, cached critic features (--no-fast: none of them)")
+    fast: bool = arg(True, "exact speed-ups: one prompt encoding per state (shared action beginnings once), the "
+                           "rollout's and evaluation's score cache, evaluation episodes side by side, deduplicated "
+                           "update batches, cached critic features (--no-fast: none of them)")
     # --- evaluation
     eval_episodes: int = arg(20, "sampled-policy episodes of each evaluation (plus one greedy episode)")
     eval_every: int = arg(1, "updates between evaluations (0 = only at the end)")
@@ -418,8 +419,9 @@ def run_episodes(agent, args, greedy, generators, cache):
 
     Side by side, each step scores the new states of every episode still running in one batch:
     1.26-1.45x faster than one after the other on 2 CPU cores (bench/results/eval-speed.json).
-    Each episode draws from its own generator only, so they play exactly as they would one after
-    the other (evaluate() does that with --no-fast)."""
+    Each episode draws from its own generator only, so they play as they would one after the
+    other (evaluate() does that with --no-fast), up to float rounding: a batch scores a state to
+    within about 1e-5 of scoring it alone, which could flip a sample that falls on a boundary."""
     module = ENVS[args.env]
     envs = [make_env(args) for _ in greedy]
     infos = [with_obs(*env.reset()) for env in envs]
@@ -460,13 +462,14 @@ def evaluate(agent, args, episodes, seed, cache=None):
     """Greedy and sampled success, each episode from the start. Both envs have one fixed start and
     no randomness, and argmax is deterministic too, so one greedy episode is the greedy policy's
     exact success rate.
-    `cache`: a score cache to fill (and reuse) for these weights; None = a fresh one (--fast)."""
+    `cache`: a score cache to fill (and reuse) for these weights; None = a fresh one (--fast;
+    --no-fast uses none)."""
     if cache is None and args.fast:
         cache = {}
     greedy = [True] + [False] * episodes
     generators = [None] + [episode_generator(seed, i) for i in range(episodes)]
     with torch.no_grad():
-        if args.fast:  # all episodes side by side (exact: see run_episodes)
+        if args.fast:  # all episodes side by side (the same episodes: see run_episodes)
             played = run_episodes(agent, args, greedy, generators, cache)
         else:  # one after the other
             played = [run_episodes(agent, args, [g], [gen], None)[0] for g, gen in zip(greedy, generators)]

@@ -1,14 +1,15 @@
 """Benchmark: scoring the actions as a prefix tree against one branch per action.
 
 Many of a state's action phrases begin alike ("pick up the tomato", "pick up the lettuce", "walk to
-the kitchen", "walk to the bathroom"). Since commit 91e9695 llm_policy.py encodes each shared
-prefix once (llm_policy._action_tree); before it, each action's tokens were a branch of their own
-after the shared prompt. Both compute the same numbers. This measures, on the distinct states a
-uniform random walk meets in each task (32 for the two long tasks, 16 for the short ones), the time
-per state of (1) scoring without gradient, 16 states per call (a rollout or an evaluation), and
-(2) LoRA forward + backward in micro-batches of 4 (the update), with the code of that commit
-("before", read from git) and the working tree's ("after"), alternated twice, the faster of two
-kept; and the largest difference of a log-probability between the two.
+the kitchen", "walk to the bathroom"). After commit 91e9695 llm_policy.py encodes each shared
+prefix once (llm_policy._action_tree); at that commit and before, each action's tokens were a
+branch of their own after the shared prompt. Both compute the same numbers. This measures, on
+the distinct states a uniform random walk meets in each task (32 for the two long tasks, 16 for
+the short ones), the time per state of (1) scoring without gradient, 16 states per call (a
+rollout or an evaluation), and (2) LoRA forward + backward in micro-batches of 4 (the update),
+with the code of that commit ("before", read from git) and the working tree's ("after"),
+alternated twice, the faster of two kept; and the largest difference of a log-probability
+between the two.
 
     python bench/prefix_tree.py            # writes bench/results/prefix-tree.json (about 5 minutes)
 """
