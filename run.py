@@ -458,21 +458,27 @@ def episode_generator(seed, i):
     return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, i]).generate_state(1)[0]))
 
 
+def play_evaluation(agent, args, episodes, seed, cache, side_by_side):
+    """One greedy episode, then `episodes` sampled ones (episode i with episode_generator(seed, i)):
+    side by side, or one after the other (the same episodes: see run_episodes). [(success, return,
+    decisions)], the greedy one first."""
+    greedy = [True] + [False] * episodes
+    generators = [None] + [episode_generator(seed, i) for i in range(episodes)]
+    with torch.no_grad():
+        if side_by_side:
+            return run_episodes(agent, args, greedy, generators, cache)
+        return [run_episodes(agent, args, [g], [gen], cache)[0] for g, gen in zip(greedy, generators)]
+
+
 def evaluate(agent, args, episodes, seed, cache=None):
     """Greedy and sampled success, each episode from the start. Both envs have one fixed start and
     no randomness, and argmax is deterministic too, so one greedy episode is the greedy policy's
     exact success rate.
     `cache`: a score cache to fill (and reuse) for these weights; None = a fresh one (--fast;
-    --no-fast uses none)."""
+    --no-fast uses none, and plays the episodes one after the other)."""
     if cache is None and args.fast:
         cache = {}
-    greedy = [True] + [False] * episodes
-    generators = [None] + [episode_generator(seed, i) for i in range(episodes)]
-    with torch.no_grad():
-        if args.fast:  # all episodes side by side (the same episodes: see run_episodes)
-            played = run_episodes(agent, args, greedy, generators, cache)
-        else:  # one after the other
-            played = [run_episodes(agent, args, [g], [gen], None)[0] for g, gen in zip(greedy, generators)]
+    played = play_evaluation(agent, args, episodes, seed, cache if args.fast else None, side_by_side=args.fast)
     (g_success, g_return, g_len), sampled = played[0], played[1:]
     return {
         "greedy_success": float(g_success), "greedy_return": g_return, "greedy_length": g_len,

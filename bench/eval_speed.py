@@ -25,14 +25,8 @@ EPISODES, SEED = 20, 20_001  # run.py's --eval-episodes, and the seed of its fir
 
 def play(agent, args, side_by_side):
     """The greedy episode and EPISODES sampled ones, with one fresh score cache; (results, seconds)."""
-    greedy = [True] + [False] * EPISODES
-    gens = [None] + [run.episode_generator(SEED, i) for i in range(EPISODES)]
-    cache, t = {}, time.perf_counter()
-    with torch.no_grad():
-        if side_by_side:
-            out = run.run_episodes(agent, args, greedy, gens, cache)
-        else:
-            out = [run.run_episodes(agent, args, [g], [gen], cache)[0] for g, gen in zip(greedy, gens)]
+    t = time.perf_counter()
+    out = run.play_evaluation(agent, args, EPISODES, SEED, {}, side_by_side)
     return out, time.perf_counter() - t
 
 
