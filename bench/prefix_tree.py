@@ -40,7 +40,9 @@ def module_at(commit):
         src = subprocess.run(["git", "show", f"{commit}:llm_policy.py"], cwd=ROOT, check=True,
                              capture_output=True, text=True).stdout
     except (OSError, subprocess.CalledProcessError):
-        sys.exit(f"bench/prefix_tree.py: cannot read llm_policy.py at commit {commit} (needs git and the history)")
+        print(f"bench/prefix_tree.py: cannot read llm_policy.py at commit {commit} (needs git and the history)",
+              file=sys.stderr)
+        sys.exit(2)
     path = os.path.join(tempfile.mkdtemp(), "llm_policy_before.py")
     with open(path, "w") as f:
         f.write(src)
