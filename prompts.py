@@ -7,10 +7,14 @@ principles, for both environments:
   3. each object keeps one everyday name in observation and action text;
   4. the state comes first, the goal last, right before the action slot.
 "good" is the paper's text. For the prompt ablation every environment also has one variant
-per broken principle, selected by name from VARIANTS (they break 1, 2, 3 or 4), and
-"here-first", which keeps all four but tells a VirtualHome agent its room before listing the
-four rooms (listed first, the rooms draw a small model to "walk to the bathroom"); run.py uses
-"here-first" unless told otherwise.
+per broken principle, selected by name from VARIANTS (they break 1, 2, 3 or 4), and two that
+keep all four and are meant to read more easily to a small model: "here-first" tells a
+VirtualHome agent its room before listing the four rooms (listed first, the rooms draw a small
+model to "walk to the bathroom"); run.py uses it unless told otherwise. "clear" does that too and
+has an Overcooked agent that holds something "serve the salad", the goal's own word, where the
+paper's text says "serve the dish" (which the 270M model gives 1-2 % even with the finished salad
+in hand). It makes the untrained model succeed more often, yet Tomato Salad learnt later with it,
+so it is a measured candidate, not a default (bench/README.md).
 
 The environments call these functions with a plain dict describing what the agent sees (the
 "view"); nothing here knows about simulators, tokens or models.
@@ -18,8 +22,8 @@ Try it: python prompts.py   (one Overcooked and one VirtualHome state, in every 
 """
 
 # Prompt variants for the ablation: "good" follows all four principles, each of the next four
-# breaks exactly one of them (its number in the docstring above); "here-first" keeps all four.
-VARIANTS = ("good", "no-open-slot", "terse-actions", "mixed-names", "goal-first", "here-first")
+# breaks exactly one of them (its number in the docstring above); "here-first" and "clear" keep all four.
+VARIANTS = ("good", "no-open-slot", "terse-actions", "mixed-names", "goal-first", "here-first", "clear")
 
 
 def check_variant(variant):
@@ -116,7 +120,9 @@ def overcooked_action_texts(view, variant="good"):
             pairs.append(("put", f"the {held['name']} on {_oc_board(view, k)}"))
         else:
             pairs.append(("walk to", _oc_board(view, k)))
-    pairs.append(("serve", "the dish" if held else "nothing"))
+    # "clear" names what is served as the goal does ("To make a tomato salad"): principle 3 asks
+    # for one name per thing, and the paper's "the dish" is a third one beside "bowl" and "salad".
+    pairs.append(("serve", ("the salad" if variant == "clear" else "the dish") if held else "nothing"))
     # Quirk kept: "chop the <food>" also for a food that is already chopped.
     board = view["board_contents"][view["at_board"] - 1] if view["at_board"] else None
     food = board["name"] if board and board["name"] != "plate" else None
@@ -189,7 +195,7 @@ def virtualhome_prompt(view, variant="good"):
     near = [o for o in seen if view[f"close_to_{o}"]]
     far = [o for o in seen if o not in near]
     rooms = "the kitchen, the bathroom, the bedroom and the living room"
-    if variant == "here-first":  # the same facts, the agent's own room first
+    if variant in ("here-first", "clear"):  # the same facts, the agent's own room first
         state = [f"You are in the {n[view['room']]} (the four rooms are {rooms})."]
     else:
         state = [f"There are four rooms: {rooms}. You are in the {n[view['room']]}."]
@@ -252,7 +258,8 @@ if __name__ == "__main__":
                      ("walk", "pancake"), ("putin", "pancake", "microwave"), ("open", "microwave"),
                      ("close", "microwave")]  # what virtualhome_env offers in that state
     for variant in VARIANTS:
-        print(f"=== {variant}" + {"good": "", "here-first": ": keeps all four, the room first"}.get(
+        print(f"=== {variant}" + {"good": "", "here-first": ": keeps all four, the room first",
+                                  "clear": ": keeps all four, the room first, serve the salad"}.get(
             variant, f": breaks principle {VARIANTS.index(variant)}"))
         texts = [(overcooked_prompt(tomato, variant), overcooked_action_texts(tomato, variant)),
                  (virtualhome_prompt(food, variant), virtualhome_action_texts(food, food_commands, variant))]
@@ -331,6 +338,19 @@ if __name__ == "__main__":
 #   should first
 #     -> pick up the tomato | take the bowl | put the tomato on the cutting board | serve the dish
 #        | chop nothing
+#   You are in the kitchen (the four rooms are the kitchen, the bathroom, the bedroom and the
+#   living room). You notice the microwave. You are close to the microwave. You are holding the
+#   pancake. The microwave is closed. In order to heat up the pancake in the microwave, your next
+#   step is to
+#     -> walk to the living room | walk to the bathroom | walk to the bedroom |
+#        walk to the pancake | put the pancake in the microwave | open the microwave |
+#        close the microwave
+# === clear: keeps all four, the room first, serve the salad
+#   There is one cutting board in the kitchen. You notice a bowl on the table. You stand in front
+#   of the cutting board with an unchopped tomato in your hands. To make a tomato salad, you
+#   should first
+#     -> pick up the tomato | take the bowl | put the tomato on the cutting board |
+#        serve the salad | chop nothing
 #   You are in the kitchen (the four rooms are the kitchen, the bathroom, the bedroom and the
 #   living room). You notice the microwave. You are close to the microwave. You are holding the
 #   pancake. The microwave is closed. In order to heat up the pancake in the microwave, your next

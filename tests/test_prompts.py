@@ -222,3 +222,18 @@ def test_here_first_only_moves_the_room():
     for view in OVERCOOKED_VIEWS:
         assert prompts.overcooked_prompt(view, "here-first") == prompts.overcooked_prompt(view)
         assert prompts.overcooked_action_texts(view, "here-first") == prompts.overcooked_action_texts(view)
+
+
+def test_clear_is_here_first_serving_the_salad():
+    """"clear" is "here-first" (VirtualHome's text word for word) except that an Overcooked agent
+    holding something is offered "serve the salad", the goal's word, for "serve the dish"."""
+    for state in VH_STATES:
+        assert vh_text(state, "clear") == vh_text(state, "here-first")
+    empty_handed = dict(BOWL_IN_HAND, held=None)
+    raw_in_hand = dict(TOMATO_RESET, held={"name": "tomato", "chopped": False}, on_table=[])
+    for view in (*OVERCOOKED_VIEWS, empty_handed, raw_in_hand):
+        assert prompts.overcooked_prompt(view, "clear") == prompts.overcooked_prompt(view)
+        good, clear = prompts.overcooked_action_texts(view), prompts.overcooked_action_texts(view, "clear")
+        serve = "serve the salad" if view["held"] else "serve nothing"
+        assert clear == [serve if text.startswith("serve") else text for text in good]
+    assert "serve the salad" in prompts.overcooked_action_texts(BOWL_IN_HAND, "clear")
