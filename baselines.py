@@ -5,8 +5,9 @@ Implements: the baselines of TWOSOME (Tan et al., ICLR 2024, arXiv 2401.14151):
     on the environment's feature vector, masked to the same valid actions the LLM sees.
     # DIFFERS: the original gave PPO the full map and a smaller chopping bonus; here it has
     # exactly TWOSOME's observability and reward, so the comparison is about the prior only.
-  - SayCan: the untrained LLM, greedy over the valid actions (no RL). That is run.py's
-    LLMAgent before any update, so it needs no code here.
+  - SayCan: the untrained LLM over the valid actions (no RL), evaluated both ways: greedy, as
+    SayCan picks, and sampled, as TWOSOME is evaluated (the comparisons quote sampled success).
+    That is run.py's LLMAgent before any update, so it needs no code here.
   - random: uniform over the valid actions. The oracle (ceiling) is each env's oracle_plan.
 Builds on: CleanRL's ppo.py (its Agent; layer_init is ppo.py's).
 Shapes: B states, K valid actions (padded), A = all actions of the task, D feature size.
