@@ -1,7 +1,7 @@
 """Scratch probe (kept as run): exact P(success) of the untrained policy on the Overcooked tasks when
-the bowl and serve slots are worded otherwise (probe_action_wording.py's tables, patched over
-prompts.py). The simulator's tree does not depend on the wording, so it is searched once per task
-and each variant renames the action phrases stored in its nodes. Tomato-Lettuce's base value is
+the bowl and serve slots are worded otherwise (probe_overcooked_wording.py's ACTIONS). The
+simulator's tree does not depend on the wording, so it is searched once per task and each variant
+renames the action phrases stored in its nodes. Tomato-Lettuce's base value is
 exact_temperature.py's tau 1 (0.0168), not recomputed here.
 Usage: python bench/results/defaults-search/exact_action_wording.py tomato tomato-lettuce"""
 import os, sys, time
@@ -11,12 +11,8 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."
 sys.path.insert(0, ROOT); sys.path.insert(0, os.path.join(ROOT, "bench"))
 import run, exact
 torch.set_num_threads(2)
-V = {
- 'base': {},
- 'serve-salad': {"serve the dish": "serve the salad"},
- 'pick-bowl+serve-salad': {"take the empty bowl": "pick up the bowl", "take the bowl": "pick up the bowl",
-                           "serve the dish": "serve the salad"},
-}
+from probe_overcooked_wording import ACTIONS
+V = {name: ACTIONS[name] for name in ('base', 'serve-salad', 'pick-bowl+serve-salad')}
 def renamed(nodes, table):
     return {k: ({**inf, "action_texts": [table.get(t, t) for t in inf["action_texts"]]}, edges)
             for k, (inf, edges) in nodes.items()}
