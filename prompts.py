@@ -7,14 +7,16 @@ principles, for both environments:
   3. each object keeps one everyday name in observation and action text;
   4. the state comes first, the goal last, right before the action slot.
 "good" is the paper's text. For the prompt ablation every environment also has one variant
-per broken principle, selected by name from VARIANTS (they break 1, 2, 3 or 4), and two that
+per broken principle, selected by name from VARIANTS (they break 1, 2, 3 or 4), and three that
 keep all four and are meant to read more easily to a small model: "here-first" tells a
 VirtualHome agent its room before listing the four rooms (listed first, the rooms draw a small
 model to "walk to the bathroom"); run.py uses it unless told otherwise. "clear" does that too and
 has an Overcooked agent that holds something "serve the salad", the goal's own word, where the
 paper's text says "serve the dish" (which the 270M model gives 1-2 % even with the finished salad
 in hand). It makes the untrained model succeed more often, yet Tomato Salad learnt later with it,
-so it is a measured candidate, not a default (bench/README.md).
+so it is a measured candidate, not a default (bench/README.md). "serve-held" is "here-first" with
+an Overcooked serve phrase that names what is held ("serve the unchopped tomato", "serve the bowl
+of chopped tomato and lettuce"), another candidate.
 
 The environments call these functions with a plain dict describing what the agent sees (the
 "view"); nothing here knows about simulators, tokens or models.
@@ -22,8 +24,10 @@ Try it: python prompts.py   (one Overcooked and one VirtualHome state, in every 
 """
 
 # Prompt variants for the ablation: "good" follows all four principles, each of the next four
-# breaks exactly one of them (its number in the docstring above); "here-first" and "clear" keep all four.
-VARIANTS = ("good", "no-open-slot", "terse-actions", "mixed-names", "goal-first", "here-first", "clear")
+# breaks exactly one of them (its number in the docstring above); "here-first", "clear" and
+# "serve-held" keep all four.
+VARIANTS = ("good", "no-open-slot", "terse-actions", "mixed-names", "goal-first", "here-first", "clear",
+            "serve-held")
 
 
 def check_variant(variant):
@@ -122,7 +126,16 @@ def overcooked_action_texts(view, variant="good"):
             pairs.append(("walk to", _oc_board(view, k)))
     # "clear" names what is served as the goal does ("To make a tomato salad"): principle 3 asks
     # for one name per thing, and the paper's "the dish" is a third one beside "bowl" and "salad".
-    pairs.append(("serve", ("the salad" if variant == "clear" else "the dish") if held else "nothing"))
+    # "serve-held" names what would be served in the observation's own words ("serve the unchopped
+    # tomato", "serve the bowl of chopped tomato and lettuce"): one name per thing, and the
+    # finished salad's phrase no longer reads the same as a raw tomato's.
+    if not held:
+        served = "nothing"
+    elif variant == "serve-held":
+        served = "the " + _oc_thing(held).split(" ", 1)[1]  # "an unchopped tomato" -> "the unchopped tomato"
+    else:
+        served = "the salad" if variant == "clear" else "the dish"
+    pairs.append(("serve", served))
     # Quirk kept: "chop the <food>" also for a food that is already chopped.
     board = view["board_contents"][view["at_board"] - 1] if view["at_board"] else None
     food = board["name"] if board and board["name"] != "plate" else None
@@ -195,7 +208,7 @@ def virtualhome_prompt(view, variant="good"):
     near = [o for o in seen if view[f"close_to_{o}"]]
     far = [o for o in seen if o not in near]
     rooms = "the kitchen, the bathroom, the bedroom and the living room"
-    if variant in ("here-first", "clear"):  # the same facts, the agent's own room first
+    if variant in ("here-first", "clear", "serve-held"):  # the same facts, the agent's own room first
         state = [f"You are in the {n[view['room']]} (the four rooms are {rooms})."]
     else:
         state = [f"There are four rooms: {rooms}. You are in the {n[view['room']]}."]
@@ -259,7 +272,8 @@ if __name__ == "__main__":
                      ("close", "microwave")]  # what virtualhome_env offers in that state
     for variant in VARIANTS:
         print(f"=== {variant}" + {"good": "", "here-first": ": keeps all four, the room first",
-                                  "clear": ": keeps all four, the room first, serve the salad"}.get(
+                                  "clear": ": keeps all four, the room first, serve the salad",
+                                  "serve-held": ": keeps all four, the room first, serve what is held"}.get(
             variant, f": breaks principle {VARIANTS.index(variant)}"))
         texts = [(overcooked_prompt(tomato, variant), overcooked_action_texts(tomato, variant)),
                  (virtualhome_prompt(food, variant), virtualhome_action_texts(food, food_commands, variant))]
@@ -351,6 +365,19 @@ if __name__ == "__main__":
 #   should first
 #     -> pick up the tomato | take the bowl | put the tomato on the cutting board |
 #        serve the salad | chop nothing
+#   You are in the kitchen (the four rooms are the kitchen, the bathroom, the bedroom and the
+#   living room). You notice the microwave. You are close to the microwave. You are holding the
+#   pancake. The microwave is closed. In order to heat up the pancake in the microwave, your next
+#   step is to
+#     -> walk to the living room | walk to the bathroom | walk to the bedroom |
+#        walk to the pancake | put the pancake in the microwave | open the microwave |
+#        close the microwave
+# === serve-held: keeps all four, the room first, serve what is held
+#   There is one cutting board in the kitchen. You notice a bowl on the table. You stand in front
+#   of the cutting board with an unchopped tomato in your hands. To make a tomato salad, you
+#   should first
+#     -> pick up the tomato | take the bowl | put the tomato on the cutting board |
+#        serve the unchopped tomato | chop nothing
 #   You are in the kitchen (the four rooms are the kitchen, the bathroom, the bedroom and the
 #   living room). You notice the microwave. You are close to the microwave. You are holding the
 #   pancake. The microwave is closed. In order to heat up the pancake in the microwave, your next

@@ -71,6 +71,11 @@ LEVERS = {
     # Tomato Salad and from 1.7 % to 4.6 % on Tomato-Lettuce, yet Tomato Salad's seeds 1-3 reached
     # 90 % sampled success later than with the defaults (bench/README.md).
     "clear": ["--variant", "clear"],
+    # A candidate (Overcooked): the serve slot names what is held, in the observation's words
+    # ("serve the unchopped tomato", "serve the bowl of chopped tomato and lettuce"; prompts.py
+    # "serve-held"). Trained, "serve the salad" was pushed down everywhere by the wrong deliveries
+    # it led to, the finished salad's state included (bench/README.md).
+    "serve-held": ["--variant", "serve-held"],
     # A candidate, not (yet) a default: 64 x 32 = 2,048 decisions per update in groups of 4 x 128,
     # four times the default's on both counts. An update costs about one LLM pass per distinct
     # state per group, and the groups per update stay 4, so it buys four times the episodes (and

@@ -237,3 +237,23 @@ def test_clear_is_here_first_serving_the_salad():
         serve = "serve the salad" if view["held"] else "serve nothing"
         assert clear == [serve if text.startswith("serve") else text for text in good]
     assert "serve the salad" in prompts.overcooked_action_texts(BOWL_IN_HAND, "clear")
+
+
+def test_serve_held_names_what_would_be_served():
+    """"serve-held" is "here-first" except that the serve slot names what the agent holds in the
+    observation's own words, so the finished salad and a raw tomato get different phrases."""
+    for state in VH_STATES:
+        assert vh_text(state, "serve-held") == vh_text(state, "here-first")
+    cases = {None: "serve nothing",
+             ("tomato", False): "serve the unchopped tomato", ("lettuce", True): "serve the chopped lettuce",
+             ("plate", ()): "serve the bowl", ("plate", ("tomato", "lettuce")): "serve the bowl of chopped tomato and lettuce"}
+    for held, serve in cases.items():
+        thing = None if held is None else ({"name": "plate", "contents": list(held[1])} if held[0] == "plate"
+                                           else {"name": held[0], "chopped": held[1]})
+        view = dict(BOWL_IN_HAND, held=thing, at_board=0)
+        assert prompts.overcooked_prompt(view, "serve-held") == prompts.overcooked_prompt(view)
+        good, named = prompts.overcooked_action_texts(view), prompts.overcooked_action_texts(view, "serve-held")
+        assert named == [serve if text.startswith("serve") else text for text in good]
+        if thing is not None:  # the phrase's object is what the prompt says is in the agent's hands
+            assert f"with {serve.replace('serve the ', 'a ').replace('a unchopped', 'an unchopped')} in your hands" \
+                in prompts.overcooked_prompt(view)
