@@ -155,8 +155,9 @@ def measure_run(run_dir, seed):
         "first_update_entropy": round(rows[0]["losses/entropy"], 3) if rows else None,
         "rollout_successes": int(sum(r.get("rollout/successes", 0) for r in rows)) if rows else None,
         # (decisions, wall-clock s, sampled success of the evaluation's 20 episodes, greedy success)
+        # (a run with --eval-every N > 1 has updates without one: they are left out)
         "curve": [(r["decisions"], round(r["time/wall_s"], 1), r["eval/success_rate"], r["eval/greedy_success"])
-                  for r in rows],
+                  for r in rows if "eval/success_rate" in r],
     }
 
 
@@ -213,7 +214,8 @@ def summarise(task, runs):
         "median_decisions_to_90_sampled": float(np.median([r["decisions_to_90_sampled"] or np.inf for r in runs])),
         "target_wall_s": TARGET_S[task],
         "median_decisions_per_s": float(np.median([r["decisions_per_s"] for r in runs])),
-        "max_peak_rss_mb": max((r["peak_rss_mb"] or 0) for r in runs),
+        # None where no run's memory was measured (run.py started by hand, not by this script)
+        "max_peak_rss_mb": max((r["peak_rss_mb"] for r in runs if r["peak_rss_mb"]), default=None),
     }
 
 

@@ -147,6 +147,11 @@ def test_a_run_is_measured_from_its_files(tmp_path):
     assert m["decisions_to_90_sampled"] == 1024 and m["wall_s_to_90_sampled"] == 20.0
     assert m["first_update_entropy"] == 1.234 and m["rollout_successes"] == 10
     assert [c[0] for c in m["curve"]] == [512, 1024, 1536]
+    del rows[0]["eval/success_rate"], rows[0]["eval/greedy_success"]  # --eval-every 2: update 1 unevaluated
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    m = rel.measure_run(str(tmp_path), seed=4)
+    assert [c[0] for c in m["curve"]] == [1024, 1536] and m["decisions_to_90_sampled"] == 1024
+    assert m["rollout_successes"] == 10
     (tmp_path / "metrics.jsonl").write_text(json.dumps({"eval/success_rate": 0.2}) + "\n")  # SayCan: no updates
     m = rel.measure_run(str(tmp_path), seed=4)
     assert m["curve"] == [] and m["first_update_entropy"] is None and m["rollout_successes"] is None
