@@ -75,7 +75,8 @@ LEVERS = {
     # ("serve the unchopped tomato", "serve the bowl of chopped tomato and lettuce"; prompts.py
     # "serve-held"). Trained, "serve the salad" was pushed down everywhere by the wrong deliveries
     # it led to, the finished salad's state included; with this wording Tomato-Lettuce's seed 1
-    # learnt (90 % sampled after 20,480 decisions), the first seed to on 2 CPU cores (bench/README.md).
+    # learnt (95 % sampled success after 20,480 decisions), the first seed to learn it on 2 CPU cores
+    # (bench/README.md).
     "serve-held": ["--variant", "serve-held"],
     # A candidate, not (yet) a default: 64 x 32 = 2,048 decisions per update in groups of 4 x 128,
     # four times the default's on both counts. An update costs about one LLM pass per distinct
