@@ -28,6 +28,8 @@ Try it: python prompts.py   (one Overcooked and one VirtualHome state, in every 
 # "serve-held" keep all four.
 VARIANTS = ("good", "no-open-slot", "terse-actions", "mixed-names", "goal-first", "here-first", "clear",
             "serve-held")
+# The variants that tell a VirtualHome agent its room before listing the four rooms.
+ROOM_FIRST = ("here-first", "clear", "serve-held")
 
 
 def check_variant(variant):
@@ -63,11 +65,16 @@ def _oc_board(view, k, noun="cutting board"):
     return f"the {noun}" if view["boards"] == 1 else f"the {_OC_ORDINALS[k]} {noun}"
 
 
-def _oc_thing(thing, bowl="bowl"):
+def _oc_noun(thing, bowl="bowl"):
+    """A thing without its article: "unchopped tomato", "bowl of chopped tomato and lettuce"."""
     if thing["name"] == "plate":
         foods = thing["contents"]
-        return f"a {bowl} of chopped {_oc_list(foods)}" if foods else f"a {bowl}"
-    return _oc_article(("chopped " if thing["chopped"] else "unchopped ") + thing["name"])
+        return f"{bowl} of chopped {_oc_list(foods)}" if foods else bowl
+    return ("chopped " if thing["chopped"] else "unchopped ") + thing["name"]
+
+
+def _oc_thing(thing, bowl="bowl"):
+    return _oc_article(_oc_noun(thing, bowl))
 
 
 def overcooked_prompt(view, variant="good"):
@@ -132,7 +139,7 @@ def overcooked_action_texts(view, variant="good"):
     if not held:
         served = "nothing"
     elif variant == "serve-held":
-        served = "the " + _oc_thing(held).split(" ", 1)[1]  # "an unchopped tomato" -> "the unchopped tomato"
+        served = "the " + _oc_noun(held)
     else:
         served = "the salad" if variant == "clear" else "the dish"
     pairs.append(("serve", served))
@@ -208,7 +215,7 @@ def virtualhome_prompt(view, variant="good"):
     near = [o for o in seen if view[f"close_to_{o}"]]
     far = [o for o in seen if o not in near]
     rooms = "the kitchen, the bathroom, the bedroom and the living room"
-    if variant in ("here-first", "clear", "serve-held"):  # the same facts, the agent's own room first
+    if variant in ROOM_FIRST:  # the same facts, the agent's own room first
         state = [f"You are in the {n[view['room']]} (the four rooms are {rooms})."]
     else:
         state = [f"There are four rooms: {rooms}. You are in the {n[view['room']]}."]
