@@ -37,6 +37,11 @@ def test_each_run_is_named_and_flagged_by_task_lever_and_device(calls):
     assert "--stop-at-greedy" not in c2 and "--norm-adv" in c2  # Entertainment has none; the lever is on
     assert flag(c3, "--device") == "cuda" and flag(c3, "--env") == "overcooked"
     assert flag(c3, "--out").endswith(os.path.join("reliability", "cuda-tomato-s1"))
+    assert "--eval-every" not in c1 + c2 + c3  # evaluated after every update (run.py's default)
+    rel.ensure("tomato-lettuce", 2, "serve-held")
+    name, cmd = calls[-1]
+    assert name == "serve-held-tomato-lettuce-s2" and flag(cmd, "--eval-every") == "2"
+    assert flag(cmd, "--variant") == "serve-held" and "--stop-at-greedy" not in cmd
 
 
 def test_runs_at_once_report_in_the_cells_order(calls, capsys):
