@@ -10,13 +10,12 @@ principles, for both environments:
 per broken principle, selected by name from VARIANTS (they break 1, 2, 3 or 4), and three that
 keep all four and are meant to read more easily to a small model: "here-first" tells a
 VirtualHome agent its room before listing the four rooms (listed first, the rooms draw a small
-model to "walk to the bathroom"); run.py uses it unless told otherwise. "clear" does that too and
-has an Overcooked agent that holds something "serve the salad", the goal's own word, where the
-paper's text says "serve the dish" (which the 270M model gives 1-2 % even with the finished salad
-in hand). It makes the untrained model succeed more often, yet Tomato Salad learnt later with it,
-so it is a measured candidate, not a default (bench/README.md). "serve-held" is "here-first" with
-an Overcooked serve phrase that names what is held ("serve the unchopped tomato", "serve the bowl
-of chopped tomato and lettuce"), another candidate.
+model to "walk to the bathroom"). "serve-held" does that too and has an Overcooked agent serve
+what it holds, named as the observation names it ("serve the unchopped tomato", "serve the bowl
+of chopped tomato and lettuce"), where the paper's text says "serve the dish" whatever is held;
+run.py uses it unless told otherwise. "clear" is "here-first" with "serve the salad", the goal's
+own word: it makes the untrained model succeed more often, yet Tomato Salad learnt later with it,
+so it stays a measured candidate (bench/README.md).
 
 The environments call these functions with a plain dict describing what the agent sees (the
 "view"); nothing here knows about simulators, tokens or models.

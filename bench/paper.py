@@ -20,8 +20,8 @@ Stages:
               Gemma 3 keeps whole (bench/tokens.py: with Gemma token = word), on --tasks: (ii).
   ablation    word with each prompt that breaks one principle (prompts.VARIANTS) on Food and Tomato
               Salad, --seeds. Compared with the paper's prompt: on Food reliability.py's
-              paper-prompt runs; on Tomato Salad its default runs (Overcooked's default is the
-              paper's prompt).
+              paper-prompt runs; on Tomato Salad its budget-8192 runs (GRID_LEVER below), whose
+              prompt, here-first, is the paper's text on Overcooked.
   generalise  each Food Preparation (and, if asked, Entertainment) word agent, trained here with
               reliability.py's command, on every other VirtualHome task with no further training:
               20 sampled episodes and one greedy per task, against SayCan on the same episodes'
@@ -89,9 +89,19 @@ def command(task, seed, method="word", variant=None, model=None):
     with the method, prompt variant and model changed."""
     out = os.path.join("bench", "runs", "paper", name_of(task, seed, method, variant, model))
     return ["--env", TASK_ENV[task], "--task", task, "--seed", str(seed), *reliability.stop_flags(task),
-            *METHODS[method], *(["--variant", variant] if variant else []),
-            *reliability.LEVERS.get(GRID_LEVER.get(task), []),
-            *(["--model", MODELS[model]] if model else []), "--out", out]
+            *METHODS[method], *grid_flags(task, variant), *(["--model", MODELS[model]] if model else []),
+            "--out", out]
+
+
+def grid_flags(task, variant=None):
+    """The task's GRID_LEVER flags (below), with the cell's own prompt variant in place of the lever's."""
+    flags = list(reliability.LEVERS.get(GRID_LEVER.get(task), []))
+    if variant:
+        if "--variant" in flags:
+            i = flags.index("--variant")
+            del flags[i:i + 2]
+        flags += ["--variant", variant]
+    return flags
 
 
 def ensure(task, seed, method="word", variant=None, model=None):
@@ -134,10 +144,12 @@ def records(prefix):
 
 
 # The grid and the prompt ablation ran while Tomato Salad's budget was 8,192 decisions (run.py's
-# TASK_DEFAULTS now give it 32,768, for the greedy agent). They keep that budget, so that every
-# method in a row has the same one: each run here on Tomato Salad gets reliability.py's lever
-# budget-8192, and the word cell is reliability.py's runs with that lever.
-GRID_LEVER = {"tomato": "budget-8192"}
+# TASK_DEFAULTS now give it 32,768, for the greedy agent) and while Overcooked's default prompt
+# was here-first ("serve the dish", the paper's Overcooked text; now serve-held). They keep both,
+# so that every method in a row has the same ones: each run here on an Overcooked task gets
+# reliability.py's lever (budget-8192 names here-first too), and the word cell is reliability.py's
+# runs with that lever.
+GRID_LEVER = {"tomato": "budget-8192", "tomato-lettuce": "here-first"}
 
 
 def word_runs(task, lever=None):
@@ -277,7 +289,7 @@ def report():
         summary = {k: summarise(v, trained=k not in ("SayCan", "random")) for k, v in cells.items()}
         results[task] = {"summary": summary, "ppo": ppo_name}
         md += [f"\n## {task}\n", HEADER, *[row(k, s) for k, s in summary.items()],
-               f"\nTWOSOME word: bench/reliability.py{' (its lever ' + GRID_LEVER[task] + ': the budget the others here ran with)' if task in GRID_LEVER else ''}; PPO from scratch: {ppo_name} (bench/strong_ppo.py, 1 thread); "
+               f"\nTWOSOME word: bench/reliability.py{' (its lever ' + GRID_LEVER[task] + ': the budget and prompt the others here ran with)' if task in GRID_LEVER else ''}; PPO from scratch: {ppo_name} (bench/strong_ppo.py, 1 thread); "
                "the rest: bench/paper.py (commands in paper-runs/)."]
         w, p = summary["TWOSOME word"], summary["PPO from scratch"]
         if w and p and w["seeds_90_sampled"] and p["seeds_90_sampled"]:

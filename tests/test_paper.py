@@ -30,7 +30,11 @@ def test_each_cell_is_reliabilitys_command_with_one_thing_changed():
     assert flag(paper.command("tomato", 4, "saycan"), "--algo") == "saycan"
     # Tomato Salad keeps the 8,192-decision budget the grid ran with, whatever run.py's default
     assert flag(ablation, "--steps") == "8192" and "--steps" not in word
-    assert paper.GRID_LEVER["tomato"] in paper.reliability.LEVERS
+    assert all(lever in paper.reliability.LEVERS for lever in paper.GRID_LEVER.values())
+    # and both Overcooked tasks the prompt they ran with (here-first), unless the cell names its own
+    assert ablation.count("--variant") == 1
+    for task in ("tomato", "tomato-lettuce"):
+        assert flag(paper.command(task, 2, "none"), "--variant") == "here-first"
 
 
 def run_record(seed, hit, final_decisions, success=1.0):

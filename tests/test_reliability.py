@@ -38,10 +38,10 @@ def test_each_run_is_named_and_flagged_by_task_lever_and_device(calls):
     assert flag(c3, "--device") == "cuda" and flag(c3, "--env") == "overcooked"
     assert flag(c3, "--out").endswith(os.path.join("reliability", "cuda-tomato-s1"))
     assert "--eval-every" not in c1 + c2 + c3  # evaluated after every update (run.py's default)
-    rel.ensure("tomato-lettuce", 2, "serve-held")
+    rel.ensure("tomato-lettuce", 2, "here-first")
     name, cmd = calls[-1]
-    assert name == "serve-held-tomato-lettuce-s2" and flag(cmd, "--eval-every") == "2"
-    assert flag(cmd, "--variant") == "serve-held" and "--stop-at-greedy" not in cmd
+    assert name == "here-first-tomato-lettuce-s2" and flag(cmd, "--eval-every") == "2"
+    assert flag(cmd, "--variant") == "here-first" and "--stop-at-greedy" not in cmd
 
 
 def test_runs_at_once_report_in_the_cells_order(calls, capsys):
@@ -98,14 +98,16 @@ def test_entertainments_narrower_rollouts_run_the_32_updates_they_ran_before(cal
     assert (n2, flag(c2, "--num-envs"), int(flag(c2, "--steps"))) == ("rollout-64x32-entertainment-s1", "64", 32 * 2048)
 
 
-def test_the_old_budget_changes_only_the_budget(calls):
-    """budget-8192: the defaults with Tomato Salad's earlier budget, and nothing else."""
+def test_the_old_budget_changes_only_the_budget_and_the_prompt_it_ran_with(calls):
+    """budget-8192: the defaults with Tomato Salad's earlier budget and Overcooked's earlier
+    prompt (here-first), and nothing else."""
     rel.ensure("tomato", 2, "budget-8192", device="cuda")
     rel.ensure("tomato", 2)
     (n1, c1), (n2, c2) = calls
     assert n1 == "cuda-budget-8192-tomato-s2" and flag(c1, "--steps") == "8192"
+    assert flag(c1, "--variant") == "here-first" and "--variant" not in c2  # run.py's own prompt
     assert rel.TASK_DEFAULTS["tomato"]["steps"] == 32_768 and "--steps" not in c2  # run.py's own budget
-    assert [a for a in c1 if a not in ("--steps", "8192")] == [
+    assert [a for a in c1 if a not in ("--steps", "8192", "--variant", "here-first")] == [
         a.replace("cpu", "cuda").replace("tomato-s2", "cuda-budget-8192-tomato-s2") for a in c2]
 
 

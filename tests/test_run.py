@@ -110,7 +110,7 @@ def test_paper_flag_restores_the_papers_settings(task):
     mixed = run.check_args(run.parse_args(["--env", env, "--task", task, "--paper", "--num-envs", "2", "--steps", "64",
                                            "--no-norm-adv"]))
     assert (mixed.num_envs, mixed.steps, mixed.grad_accum, mixed.norm_adv) == (2, 64, 8, False)
-    assert (ours.variant, paper.variant) == ("here-first", "good")  # the prompt: the room first, or the list
+    assert (ours.variant, paper.variant) == ("serve-held", "good")  # the prompt: ours, or the paper's
     assert run.check_args(run.parse_args(["--env", env, "--task", task, "--paper", "--variant", "here-first"])).variant \
         == "here-first"
 
