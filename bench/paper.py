@@ -17,7 +17,8 @@ Stages:
   grid        TWOSOME none, SayCan (the untrained LLM, sampled) and random on --tasks x --seeds:
               claim (i) (with word and PPO from the files above) and the "none" half of (ii).
   smollm2     word, token and none with SmolLM2-135M, whose tokenizer splits some words that
-              Gemma 3 keeps whole (bench/tokens.py: with Gemma token = word), on --tasks: (ii).
+              Gemma 3 keeps whole (bench/tokens.py: with Gemma token = word on the tasks
+              here, but for Overcooked's "serve the unchopped <food>"), on --tasks: (ii).
   ablation    word with each prompt that breaks one principle (prompts.VARIANTS) on Food and Tomato
               Salad, --seeds. Compared with the paper's prompt: on Food reliability.py's
               paper-prompt runs; on Tomato Salad its budget-8192 runs (GRID_LEVER below), whose
