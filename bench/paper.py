@@ -2,7 +2,8 @@
 seeds a cell, every number an interquartile mean (IQM) with its 95 % stratified-bootstrap interval.
 
 Where each method's runs come from:
-  TWOSOME (word)    bench/reliability.py's runs (bench/results/reliability.json): run.py's defaults.
+  TWOSOME (word)    bench/reliability.py's runs (bench/results/reliability.json): run.py's defaults
+                    (on Overcooked, its GRID_LEVER runs below: the budget and prompt the grid ran with).
   PPO from scratch  the stronger of bench/strong_ppo.py's two implementations on each task
                     (bench/results/strong-ppo.json): an MLP PPO with the settings a standard MLP
                     PPO uses, not the LLM's update settings.

@@ -79,7 +79,9 @@ LEVERS = {
     "norm-adv": ["--norm-adv"],  # standardised advantages
     "paper-rollout": ["--num-envs", "4", "--grad-accum", "8"],  # 4 x 32 decisions, groups of 4 x 8
     "lr-3e-4": ["--actor-lr", "3e-4", *HERE_FIRST],  # Overcooked's earlier actor lr (VirtualHome's is 1e-3)
-    "paper-prompt": ["--variant", "good"],  # the rooms listed before the agent's own (VirtualHome only)
+    # the rooms listed before the agent's own (run on VirtualHome; on Overcooked it would also
+    # restore "serve the dish", as here-first below does alone)
+    "paper-prompt": ["--variant", "good"],
     # Overcooked's serve phrase switched back to the paper's "serve the dish" (the one variant
     # that differs from the default on Overcooked only). Trained with it, the wrong deliveries it
     # led to pushed that phrase down everywhere, the finished salad's state included, and
