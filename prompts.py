@@ -279,7 +279,7 @@ if __name__ == "__main__":
     for variant in VARIANTS:
         print(f"=== {variant}" + {"good": "", "here-first": ": keeps all four, the room first",
                                   "clear": ": keeps all four, the room first, serve the salad",
-                                  "serve-held": ": keeps all four, the room first, serve what is held"}.get(
+                                  "serve-held": ": keeps all four, the room first, serve what is held (run.py's default)"}.get(
             variant, f": breaks principle {VARIANTS.index(variant)}"))
         texts = [(overcooked_prompt(tomato, variant), overcooked_action_texts(tomato, variant)),
                  (virtualhome_prompt(food, variant), virtualhome_action_texts(food, food_commands, variant))]
