@@ -67,6 +67,8 @@ EVAL_EVERY = {"tomato-lettuce": 2}
 
 def eval_flags(task):
     return ["--eval-every", str(EVAL_EVERY[task])] if task in EVAL_EVERY else []
+
+
 # The old defaults (before this benchmark): the paper's 4 x 32 rollout and 4 x 8 policy groups,
 # advantages standardised per batch.
 OLD = ["--num-envs", "4", "--grad-accum", "8", "--norm-adv"]
@@ -121,8 +123,8 @@ def ensure(task, seed, lever=None, device="cpu"):
     name = f"{'cuda-' if device == 'cuda' else ''}{lever + '-' if lever else ''}{task}-s{seed}"
     run_dir = os.path.join(RUNS, name)
     return finished_or_run(run_dir, os.path.join(RUNS, f"{name}.log"),
-                           ["--env", TASK_ENV[task], "--task", task, "--seed", str(seed), *stop_flags(task), *eval_flags(task),
-                            *LEVERS.get(lever, []), *budget_flags(task, lever), "--device", device,
+                           ["--env", TASK_ENV[task], "--task", task, "--seed", str(seed), *stop_flags(task),
+                            *eval_flags(task), *LEVERS.get(lever, []), *budget_flags(task, lever), "--device", device,
                             "--out", run_dir])
 
 
