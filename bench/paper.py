@@ -2,7 +2,9 @@
 seeds a cell, every number an interquartile mean (IQM) with its 95 % stratified-bootstrap interval.
 
 Where each method's runs come from:
-  TWOSOME (word)    bench/reliability.py's runs (bench/results/reliability.json): run.py's defaults.
+  TWOSOME (word)    bench/reliability.py's runs (bench/results/reliability.json): run.py's defaults;
+                    for the earlier Overcooked cells and the Tomato Salad prompt ablation, its runs
+                    with the lever those ran with (EARLIER, PAPER_PROMPT below).
   PPO from scratch  the stronger of bench/strong_ppo.py's two implementations on each task
                     (bench/results/strong-ppo.json): an MLP PPO with the settings a standard MLP
                     PPO uses, not the LLM's update settings.
@@ -93,10 +95,12 @@ CI = dict(reps=2000, alpha=0.05, seed=0)
 # and on Tomato Salad also with the earlier budget of 8,192 decisions (lever budget-8192, which
 # names here-first too). The report shows them apart from the grid on today's defaults.
 EARLIER = {"tomato": "budget-8192", "tomato-lettuce": "here-first"}
-# The prompt ablation on Tomato Salad ran with that earlier lever too, and each breaker is compared
-# with the paper's prompt on the same budget: reliability.py's runs of PAPER_PROMPT's lever.
+# The prompt ablation on Tomato Salad ran with that lever's budget (each breaker's own prompt in
+# place of here-first), and each breaker is compared with the paper's prompt on the same budget:
+# reliability.py's runs of PAPER_PROMPT's lever.
 ABLATION_LEVER = {"tomato": "budget-8192"}
-PAPER_PROMPT = {"food": "paper-prompt", "tomato": "budget-8192"}
+PAPER_PROMPT = {"food": "paper-prompt", **ABLATION_LEVER}
+UNTRAINED = ("saycan", "random")  # evaluated once, at the end
 
 
 def prefix_of(task, method="word", variant=None, model=None, lever=None):
@@ -109,11 +113,11 @@ def name_of(task, seed, method="word", variant=None, model=None, lever=None):
 
 
 def command(task, seed, method="word", variant=None, model=None, lever=None):
-    """run.py's arguments for one cell: reliability.py's (the task's stop rule and default budget)
-    with the method, prompt variant, model and lever changed."""
+    """run.py's arguments for one cell: reliability.py's (the task's stop rule, evaluation interval
+    and default budget) with the method, prompt variant, model and lever changed."""
     out = os.path.join("bench", "runs", "paper", name_of(task, seed, method, variant, model, lever))
     return ["--env", TASK_ENV[task], "--task", task, "--seed", str(seed), *reliability.stop_flags(task),
-            *METHODS[method], *lever_flags(lever, variant), *(["--model", MODELS[model]] if model else []),
+            *(reliability.eval_flags(task) if method not in UNTRAINED else []), *METHODS[method], *lever_flags(lever, variant), *(["--model", MODELS[model]] if model else []),
             "--out", out]
 
 
@@ -166,7 +170,6 @@ def record_seeds(prefix):
 def records(prefix):
     """The kept records named <prefix>-s<seed>, by seed."""
     return [json.load(open(os.path.join(RECORDS, f"{prefix}-s{s}.json"))) for s in record_seeds(prefix)]
-
 
 
 def word_runs(task, lever=None):
@@ -301,12 +304,12 @@ def grid_section(task, lever, results, md):
              "TWOSOME none": records(prefix_of(task, "none", lever=lever)),
              "PPO from scratch": ppo, "SayCan": records(prefix_of(task, "saycan", lever=lever)),
              "random": records(prefix_of(task, "random"))}  # the uniform policy ignores prompt and budget
-    if not any(cells[k] for k in ("TWOSOME word", "TWOSOME none", "SayCan")):
-        return
+    if not any(v for k, v in cells.items() if k not in ("PPO from scratch", "random")):
+        return  # those two are the same in every section
     summary = {k: summarise(v, trained=k not in ("SayCan", "random")) for k, v in cells.items()}
     results[task] = {"summary": summary, "ppo": ppo_name, **({"lever": lever} if lever else {})}
     flags = " ".join(reliability.LEVERS[lever]) if lever else ""
-    md += [f"\n## {task}{f', earlier settings for every method: {flags} (lever {lever})' if lever else ''}\n", HEADER,
+    md += [f"\n## {task}{f', earlier settings for TWOSOME and SayCan: {flags} (lever {lever}; PPO and random as above)' if lever else ''}\n", HEADER,
            *[row(k, s) for k, s in summary.items()],
            f"\nTWOSOME word: bench/reliability.py{f' (lever {lever})' if lever else ''}; PPO from scratch: {ppo_name} "
            "(bench/strong_ppo.py, 1 thread); the rest: bench/paper.py (commands in paper-runs/)."]
@@ -368,8 +371,12 @@ def main(argv=None):
     a = p.parse_args(argv)
     if "grid" in a.stages:
         tasks = [t for t in a.tasks or TASKS if t in EARLIER or not a.earlier]
+        if not tasks:
+            p.error(f"--earlier: only {', '.join(EARLIER)} have earlier cells")
         for task in tasks:  # cheap cells first
             for method in sorted(a.methods, key=["random", "saycan", "none", "token"].index):
+                if a.earlier and method == "random":
+                    continue  # the uniform policy ignores prompt and budget: today's runs serve
                 for seed in a.seeds:
                     ensure(task, seed, method, lever=EARLIER[task] if a.earlier else None)
     if "smollm2" in a.stages:

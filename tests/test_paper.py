@@ -41,14 +41,42 @@ def test_each_cell_is_reliabilitys_command_with_one_thing_changed():
 def test_grid_runs_the_methods_asked_and_the_earlier_cells_with_their_lever(monkeypatch):
     calls = []
     monkeypatch.setattr(paper, "ensure", lambda *a, **k: calls.append((a, k)))
-    paper.main(["--stages", "grid", "--earlier", "--methods", "saycan", "--seeds", "3"])
-    assert calls == [(("tomato", 3, "saycan"), {"lever": "budget-8192"}),
-                     (("tomato-lettuce", 3, "saycan"), {"lever": "here-first"})]
+    paper.main(["--stages", "grid", "--earlier", "--seeds", "3"])  # random: today's runs serve
+    assert calls == [(("tomato", 3, "saycan"), {"lever": "budget-8192"}), (("tomato", 3, "none"), {"lever": "budget-8192"}),
+                     (("tomato-lettuce", 3, "saycan"), {"lever": "here-first"}),
+                     (("tomato-lettuce", 3, "none"), {"lever": "here-first"})]
     calls.clear()
     paper.main(["--stages", "grid", "--tasks", "food", "tomato", "--methods", "token", "none", "--seeds", "1"])
     assert calls == [(("food", 1, "none"), {"lever": None}), (("food", 1, "token"), {"lever": None}),
                      (("tomato", 1, "none"), {"lever": None}), (("tomato", 1, "token"), {"lever": None})]
     assert flag(paper.command("tomato", 1, "token"), "--norm") == "token"
+    calls.clear()
+    paper.main(["--stages", "ablation", "--tasks", "tomato", "--seeds", "2"])
+    assert calls == [(("tomato", 2), {"variant": v, "lever": "budget-8192"}) for v in paper.BREAKERS]
+    calls.clear()
+    with pytest.raises(SystemExit) as e:  # Food has no earlier cells: one clear line, exit 2
+        paper.main(["--stages", "grid", "--earlier", "--tasks", "food"])
+    assert e.value.code == 2 and calls == []  # nothing ran
+
+
+def test_every_kept_record_is_the_command_its_name_gives():
+    """Each committed paper-runs/<name>.json says the run.py command that paper.command() builds for
+    that name today, so a record's name, settings and command cannot drift apart."""
+    names = {}
+    for task in paper.TASKS:
+        for method in paper.METHODS:
+            for variant in [None, *paper.VARIANTS]:
+                for model in [None, *paper.MODELS]:
+                    for lever in [None, *paper.reliability.LEVERS]:
+                        for seed in range(1, 6):
+                            names[paper.name_of(task, seed, method, variant, model, lever)] = (
+                                task, seed, method, variant, model, lever)
+    kept = [f[:-5] for f in os.listdir(paper.RECORDS) if f.endswith(".json") and not f.startswith(("generalise-", "cuda-"))]
+    assert len(kept) > 100
+    for name in kept:
+        record = json.load(open(os.path.join(paper.RECORDS, f"{name}.json")))
+        assert record["name"] == name and name in names, name
+        assert record["command"] == "python run.py " + " ".join(paper.command(*names[name])), name
 
 
 def run_record(seed, hit, final_decisions, success=1.0):
@@ -56,6 +84,10 @@ def run_record(seed, hit, final_decisions, success=1.0):
             "final_decisions": final_decisions, "final_wall_s": final_decisions / 10, "final_success_rate": success,
             "final_mean_return": 0.5 * success, "curve": [(512, 51.2, 0.5 * success, 0.0), (final_decisions,
                                                                                      final_decisions / 10, success, 1.0)]}
+
+
+def untrained_record(seed, success):
+    return {**run_record(seed, None, 0, success), "curve": []}  # one evaluation, no updates
 
 
 def test_an_unreached_seed_counts_at_its_stop_and_marks_a_lower_bound():
@@ -80,13 +112,16 @@ def test_report_reads_only_the_kept_records(tmp_path, monkeypatch):
     monkeypatch.setattr(paper, "RUNS", str(tmp_path / "nowhere"))
     word = [run_record(s, 512 * s, 512 * s) for s in range(1, 6)]
     ppo = [run_record(s, 5120 * s, 5120 * s) for s in range(1, 6)]
-    (results / "reliability.json").write_text(json.dumps({"food": {"runs": word}}))
+    (results / "reliability.json").write_text(json.dumps({"food": {"runs": word}, "ablation": {
+        "budget-8192": {"tomato": {"runs": word[:2]}}}}))
     (results / "strong-ppo.json").write_text(json.dumps(
         {"tasks": {"food": {"stronger": "mlp", "comparison": {"mlp": {"runs": ppo}}}}}))
     for s in range(1, 4):
         (records / f"food-none-s{s}.json").write_text(json.dumps(run_record(s, None, 8192, 0.2)))
     # an earlier Overcooked cell (run with a lever) is reported apart from the grid on the defaults
-    (records / "tomato-saycan-budget-8192-s1.json").write_text(json.dumps(run_record(1, None, 0, 0.5)))
+    (records / "tomato-saycan-budget-8192-s1.json").write_text(json.dumps(untrained_record(1, 0.5)))
+    (records / "tomato-random-s1.json").write_text(json.dumps(untrained_record(1, 0.4)))  # today's, in both
+    (records / "tomato-word-goal-first-budget-8192-s2.json").write_text(json.dumps(run_record(2, 2048, 4096)))
     (records / "food-token-s2.json").write_text(json.dumps(run_record(2, 1024, 1024)))  # a row only where run
     for s in (1, 2):  # two Food agents' zero-shot evaluations, as evaluate.py generalise writes them
         ev = {"success_rate": 0.5 * s, "greedy_success": float(s == 2)}
@@ -101,6 +136,11 @@ def test_report_reads_only_the_kept_records(tmp_path, monkeypatch):
     assert out["food"]["claim_i"] == {"ppo_over_word_decisions": 10.0, "intervals_apart": True}
     assert "tomato" not in out and out["earlier"]["tomato"]["summary"]["SayCan"]["seeds"] == [1]
     assert out["food"]["summary"]["TWOSOME token"]["seeds"] == [2] and "TWOSOME token" not in out["earlier"]["tomato"]["summary"]
+    assert out["earlier"]["tomato"]["lever"] == "budget-8192" and out["earlier"]["tomato"]["summary"]["random"]["seeds"] == [1]
+    assert out["earlier"]["tomato"]["summary"]["TWOSOME word"]["seeds"] == [1, 2]  # reliability.py's lever runs
+    # the ablation compares a breaker with the paper's prompt on the seeds the breaker ran
+    assert out["ablation"]["tomato"]["goal-first"]["seeds"] == [2] and out["ablation"]["tomato"]["good (the paper's)"]["seeds"] == [2]
+    assert (results / "paper-tomato-budget-8192.png").stat().st_size > 0
     md = (results / "paper.md").read_text()
     assert "| TWOSOME none | 0 of 3 | never | never |" in md and "| SayCan | not run |" in md
     assert (results / "paper-food.png").stat().st_size > 0
