@@ -117,8 +117,8 @@ def command(task, seed, method="word", variant=None, model=None, lever=None):
     and default budget) with the method, prompt variant, model and lever changed."""
     out = os.path.join("bench", "runs", "paper", name_of(task, seed, method, variant, model, lever))
     return ["--env", TASK_ENV[task], "--task", task, "--seed", str(seed), *reliability.stop_flags(task),
-            *(reliability.eval_flags(task) if method not in UNTRAINED else []), *METHODS[method], *lever_flags(lever, variant), *(["--model", MODELS[model]] if model else []),
-            "--out", out]
+            *(reliability.eval_flags(task) if method not in UNTRAINED else []), *METHODS[method],
+            *lever_flags(lever, variant), *(["--model", MODELS[model]] if model else []), "--out", out]
 
 
 def lever_flags(lever, variant=None):
@@ -245,7 +245,8 @@ def plot(title, cells, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 4))
-    colors = {"TWOSOME word": "C0", "TWOSOME token": "C1", "TWOSOME none": "C2", "PPO from scratch": "C3", "SayCan": "C4", "random": "0.5"}
+    colors = {"TWOSOME word": "C0", "TWOSOME token": "C1", "TWOSOME none": "C2", "PPO from scratch": "C3",
+              "SayCan": "C4", "random": "0.5"}
     trained = {k: v for k, v in cells.items() if v and v[0]["curve"]}
     if trained:
         end = max(c[0] for runs in trained.values() for r in runs for c in r["curve"])
@@ -309,7 +310,8 @@ def grid_section(task, lever, results, md):
     summary = {k: summarise(v, trained=k not in ("SayCan", "random")) for k, v in cells.items()}
     results[task] = {"summary": summary, "ppo": ppo_name, **({"lever": lever} if lever else {})}
     flags = " ".join(reliability.LEVERS[lever]) if lever else ""
-    md += [f"\n## {task}{f', earlier settings for TWOSOME and SayCan: {flags} (lever {lever}; PPO and random as above)' if lever else ''}\n", HEADER,
+    earlier = f", earlier settings for TWOSOME and SayCan: {flags} (lever {lever}; PPO and random as above)"
+    md += [f"\n## {task}{earlier if lever else ''}\n", HEADER,
            *[row(k, s) for k, s in summary.items()],
            f"\nTWOSOME word: bench/reliability.py{f' (lever {lever})' if lever else ''}; PPO from scratch: {ppo_name} "
            "(bench/strong_ppo.py, 1 thread); the rest: bench/paper.py (commands in paper-runs/)."]
@@ -320,7 +322,8 @@ def grid_section(task, lever, results, md):
         results[task]["claim_i"] = {"ppo_over_word_decisions": round(ratio, 2), "intervals_apart": apart}
         md.append(f"Claim (i): PPO from scratch needs {ratio:.2f}x TWOSOME's decisions to 90 % (IQMs); "
                   f"intervals {'do not overlap' if apart else 'overlap'}.")
-    plot(f"{task}{f' ({lever})' if lever else ''}", cells, os.path.join(RESULTS, f"paper-{task}{'-' + lever if lever else ''}.png"))
+    plot(f"{task}{f' ({lever})' if lever else ''}", cells,
+         os.path.join(RESULTS, f"paper-{task}{'-' + lever if lever else ''}.png"))
 
 
 def report():
@@ -334,7 +337,7 @@ def report():
         grid_section(task, lever, results["earlier"], md)
     smol = {}
     for task in TASKS:
-        cells = {norm: records(f"{task}-smollm2-{norm}") for norm in NORMS}
+        cells = {norm: records(prefix_of(task, norm, model="smollm2")) for norm in NORMS}
         if any(cells.values()):
             smol[task] = {k: summarise(v) for k, v in cells.items()}
             md += [f"\n## SmolLM2-135M, normalisations, {task}\n", HEADER.replace("method", "normalisation"),
