@@ -307,7 +307,7 @@ def grid_section(task, lever, results, md):
              "random": records(prefix_of(task, "random"))}  # the uniform policy ignores prompt and budget
     if not any(v for k, v in cells.items() if k not in ("PPO from scratch", "random")):
         return  # those two are the same in every section
-    summary = {k: summarise(v, trained=k not in ("SayCan", "random")) for k, v in cells.items()}
+    summary = {k: summarise(v, trained=k.lower() not in UNTRAINED) for k, v in cells.items()}
     results[task] = {"summary": summary, "ppo": ppo_name, **({"lever": lever} if lever else {})}
     flags = " ".join(reliability.LEVERS[lever]) if lever else ""
     earlier = f", earlier settings for TWOSOME and SayCan: {flags} (lever {lever}; PPO and random as above)"
