@@ -103,7 +103,7 @@ PAPER_ROLLOUT_DEFAULTS = dict(num_envs=4, grad_accum=8, norm_adv=True)
 #   unchopped tomato", "serve the bowl of chopped tomato and lettuce"). In training, the wrong
 #   deliveries (a penalty, the food back raw) pushed the one shared phrase down everywhere, the
 #   finished salad's state included, and Tomato-Lettuce did not learn. Named, the right delivery
-#   and the wrong ones are different phrases: Tomato-Lettuce's seeds 1-4 learnt (90 % sampled
+#   and the wrong ones are different phrases: Tomato-Lettuce's 5 seeds learnt (90 % sampled
 #   success after 13,312-20,480 decisions), and Tomato Salad's 5 seeds reached 90 % sampled success
 #   after a median 3,584 decisions and greedy success after a median 9,728 (the paper's wording:
 #   4,096 and 8,704). Untrained, P(serve) with the finished salad in hand goes from 0.01-0.02
