@@ -202,6 +202,25 @@ def test_value_epochs_repeat_the_value_phase_and_leave_the_policy_alone():
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(results[1][2], results[3][2]))
 
 
+def test_vf_coef_scales_the_critics_step_and_never_the_actors():
+    """Ensure --vf-coef multiplies the value loss: with plain SGD and no clipping, twice the
+    coefficient is twice the critic's step, 0 is no step; the actor steps the same either way."""
+    steps = {}
+    for vf_coef in (0.0, 1.0, 2.0):
+        actor, critic, policy_fn, value_fn = make_agent()
+        states, actions, logprobs, advantages, returns, values = make_batch(policy_fn, 32)
+        before = snapshot(critic)
+        ppo.update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, values,
+                   torch.optim.SGD(actor.parameters(), lr=0.1), torch.optim.SGD(critic.parameters(), lr=0.1),
+                   vf_coef=vf_coef, max_grad_norm=1e9, clip_vloss=False, value_minibatch=32,
+                   target_kl=None, generator=torch.Generator().manual_seed(0))
+        steps[vf_coef] = ([a - b for a, b in zip(snapshot(critic), before)], snapshot(actor))
+    assert all(torch.equal(d, torch.zeros_like(d)) for d in steps[0.0][0])
+    assert any(d.abs().sum() > 0 for d in steps[1.0][0])
+    assert all(torch.allclose(d2, 2 * d1, atol=1e-7) for d1, d2 in zip(steps[1.0][0], steps[2.0][0]))
+    assert all(torch.equal(a, b) for a, b in zip(steps[0.0][1], steps[2.0][1]))
+
+
 def test_kl_stop_on_first_group_discards_its_gradient():
     """Ensure a first group already above target_kl leaves the actor untouched and sets kl_stop."""
     actor, critic, policy_fn, value_fn = make_agent()

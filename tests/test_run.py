@@ -150,6 +150,37 @@ def test_stop_at_sampled_stops_at_the_first_evaluation_that_reaches_it(tiny_dir,
     assert all(r["eval/success_rate"] in (0, 0.25, 0.5, 0.75, 1) for r in rows)  # 4 episodes each
 
 
+def test_stop_at_greedy_alone_or_with_sampled_needs_every_threshold_given():
+    """Ensure --stop-at-greedy stops at an evaluation whose greedy episode reaches it, and with
+    --stop-at-sampled only once both are reached; an update without an evaluation never stops."""
+    both = run.parse_args(["--stop-at-greedy", "1", "--stop-at-sampled", "0.9"])
+    greedy = run.parse_args(["--stop-at-greedy", "1"])
+    neither = run.parse_args([])
+    row = {"eval/success_rate": 0.95, "eval/greedy_success": 0.0}
+    assert run.stop_reason(both, row) is None and run.stop_reason(greedy, row) is None
+    row["eval/greedy_success"] = 1.0
+    assert "--stop-at-greedy 1" in run.stop_reason(both, row)
+    assert run.stop_reason(neither, row) is None
+    row["eval/success_rate"] = 0.5
+    assert run.stop_reason(both, row) is None and run.stop_reason(greedy, row) is not None
+    assert run.stop_reason(greedy, {"update": 3}) is None  # no evaluation this update
+
+
+def test_checkpoint_every_saves_every_kth_update_and_the_last(tiny_dir, tmp_path, monkeypatch):
+    """Ensure --checkpoint-every 2 over 5 updates checkpoints after updates 2, 4 and 5 (the last)."""
+    saved, real = [], run.save_checkpoint
+
+    def spy(run_dir, agent, state):  # the real save, noting which update it keeps
+        saved.append(state.update)
+        return real(run_dir, agent, state)
+
+    monkeypatch.setattr(run, "save_checkpoint", spy)
+    run.main(run.parse_args(["--env", "virtualhome", "--model", tiny_dir, "--steps", "80", *TINY,
+                             "--eval-every", "0", "--checkpoint-every", "2", "--out", str(tmp_path / "r")]))
+    assert saved == [2, 4, 5]
+    assert run.load_checkpoint(str(tmp_path / "r")).update == 5
+
+
 def test_watch_shows_an_episode_and_writes_a_gif(tiny_dir, tmp_path, capsys):
     """Ensure --watch plays the run's own env and task with frames and bars, --gif writes the same
     episode as a GIF, and an existing --gif file is refused untouched (exit 2)."""
