@@ -271,8 +271,8 @@ def update(policy_fn, value_fn, states, actions, logprobs, advantages, returns, 
                 loss = pg_loss - ent_coef * entropy.mean()
                 # Weight len(mb)/len(group) makes the accumulated gradient the group's mean: the
                 # paper's 1/grad_accum for full groups. DIFFERS: a partial last group (B not a
-                # multiple of the group size) still steps, on the mean over the states it has, rather than
-                # being dropped or shrunk by 1/grad_accum.
+                # multiple of the group size) still steps, on the mean over the states it has,
+                # rather than being dropped or shrunk by 1/grad_accum.
                 (loss * len(mb_inds) / len(group_inds)).backward()
                 g_logratio.append((newlogprobs - b_logprobs[mb_inds]).detach())  # (mb,)
                 g_losses.append(loss.detach())

@@ -47,3 +47,12 @@ def make_tiny_model(seed=0, attn_implementation="sdpa"):
 @pytest.fixture
 def tiny_model():
     return make_tiny_model()
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory, tokenizer):
+    """A tiny random Gemma 3 with the real tokenizer, saved where --model can load it."""
+    path = tmp_path_factory.mktemp("tiny-model")
+    make_tiny_model().save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)

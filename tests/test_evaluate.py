@@ -8,7 +8,7 @@ import torch
 
 import evaluate
 import run
-from test_run import TINY, tiny_dir  # noqa: F401  (the tiny-model fixture)
+from test_run import TINY
 
 
 @pytest.fixture(scope="module")

@@ -171,15 +171,13 @@ def test_critic_reads_the_last_real_token_whatever_the_padding(tokenizer, tiny_m
     assert len(cached.feature_cache) == 3
 
 
-def test_a_bfloat16_llm_keeps_lora_and_the_critic_in_fp32(tokenizer, tmp_path):
+def test_a_bfloat16_llm_keeps_lora_and_the_critic_in_fp32(tiny_dir):
     """Ensure --dtype bfloat16 loads the frozen LLM in bfloat16 while LoRA, its gradients and the
     value head stay fp32, and that its policy is the fp32 one up to bfloat16's rounding."""
-    make_tiny_model().save_pretrained(tmp_path)
-    tokenizer.save_pretrained(tmp_path)
     states = random_states(seed=6, Ks=[3, 5], prompt_words=[6, 11])
     probs = {}
     for dtype in ("float32", "bfloat16"):
-        model, tok = llm_policy.load_model(str(tmp_path), dtype=dtype)
+        model, tok = llm_policy.load_model(tiny_dir, dtype=dtype)
         assert model.get_input_embeddings().weight.dtype == llm_policy.DTYPES[dtype]
         agent = LLMAgent(model, tok)
         assert all(p.dtype == torch.float32 for p in agent.actor_parameters() + agent.critic_parameters())

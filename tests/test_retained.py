@@ -9,7 +9,6 @@ import pytest
 
 import evaluate
 from test_evaluate import trained  # noqa: F401  (a tiny trained run)
-from test_run import tiny_dir  # noqa: F401  (the tiny-model fixture)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
 import retained  # noqa: E402

@@ -13,21 +13,11 @@ import pytest
 import torch
 
 import run
-from conftest import make_tiny_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A tiny budget: 2 envs x 8 decisions per update, micro-batches of 2 accumulated over 2.
 TINY = ["--num-envs", "2", "--num-steps", "8", "--policy-microbatch", "2", "--grad-accum", "2",
         "--value-minibatch", "8", "--eval-episodes", "2", "--actor-lr", "1e-3", "--critic-lr", "1e-3"]
-
-
-@pytest.fixture(scope="session")
-def tiny_dir(tmp_path_factory, tokenizer):
-    """A tiny random Gemma 3 with the real tokenizer, saved where --model can load it."""
-    path = tmp_path_factory.mktemp("tiny-model")
-    make_tiny_model().save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return str(path)
 
 
 def cli(*argv, timeout=300):
